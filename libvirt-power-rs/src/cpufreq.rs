@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! cpufreq discovery: policies, scaling drivers, governors, frequency
+//! limits, EPP, boost, and the intel_pstate / amd_pstate global knobs.
+//!
+//! All frequencies are kHz, as in the kernel's files.
+
+use std::collections::BTreeSet;
+
+use crate::error::{Error, Result};
+use crate::sysfs::SysfsRoot;
+use crate::topology::CPU_DIR;
+
+/// Directory of the cpufreq policies, relative to the sysfs root.
+pub const CPUFREQ_DIR: &str = "devices/system/cpu/cpufreq";
+/// Directory of intel_pstate's global knobs.
+pub const INTEL_PSTATE_DIR: &str = "devices/system/cpu/intel_pstate";
+/// Directory of amd_pstate's global knobs.
+pub const AMD_PSTATE_DIR: &str = "devices/system/cpu/amd_pstate";
+
+/// What `scaling_setspeed` offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Setspeed {
+    /// No such file.
+    Absent,
+    /// The file reads `<unsupported>`: the governor is not `userspace`.
+    Unsupported,
+    /// The `userspace` governor is in charge; the current target in kHz.
+    Khz(u64),
+}
+
+/// One cpufreq policy (a group of CPUs that share one frequency).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Policy number (`policyN`).
+    pub id: u32,
+    /// Directory relative to the sysfs root.
+    pub dir: String,
+    /// CPUs the policy covers, online or not (`related_cpus`).
+    pub related_cpus: BTreeSet<u32>,
+    /// Online CPUs the policy covers (`affected_cpus`).
+    pub affected_cpus: BTreeSet<u32>,
+    /// `scaling_driver`.
+    pub driver: String,
+    /// `scaling_governor`.
+    pub governor: String,
+    /// `scaling_available_governors`.
+    pub available_governors: Vec<String>,
+    /// `scaling_available_frequencies` (empty when the driver has no table).
+    pub available_frequencies_khz: Vec<u64>,
+    /// `cpuinfo_min_freq`.
+    pub cpuinfo_min_khz: u64,
+    /// `cpuinfo_max_freq`.
+    pub cpuinfo_max_khz: u64,
+    /// `scaling_min_freq`.
+    pub scaling_min_khz: u64,
+    /// `scaling_max_freq`.
+    pub scaling_max_khz: u64,
+    /// `scaling_cur_freq`, if readable.
+    pub scaling_cur_khz: Option<u64>,
+    /// `scaling_setspeed`.
+    pub setspeed: Setspeed,
+    /// `energy_performance_preference`, if the driver offers EPP.
+    pub epp: Option<String>,
+    /// `energy_performance_available_preferences`.
+    pub epp_available: Vec<String>,
+    /// Per-policy `boost` (amd-pstate and newer kernels), if present.
+    pub boost: Option<bool>,
+}
+
+impl Policy {
+    /// Path of one of the policy's files.
+    pub fn file(&self, name: &str) -> String {
+        format!("{}/{name}", self.dir)
+    }
+
+    /// Reads policy `id`.
+    pub fn read(sysfs: &SysfsRoot, id: u32) -> Result<Policy> {
+        let dir = format!("{CPUFREQ_DIR}/policy{id}");
+        let f = |name: &str| format!("{dir}/{name}");
+        let list = |name: &str| -> Result<Vec<String>> {
+            Ok(sysfs
+                .read_opt(&f(name))?
+                .map(|s| s.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default())
+        };
+        // related_cpus / affected_cpus are space-separated numbers.
+        let cpus = |name: &str| -> Result<BTreeSet<u32>> {
+            let rel = f(name);
+            let text = sysfs.read(&rel)?;
+            text.split_whitespace()
+                .map(|t| {
+                    t.parse::<u32>().map_err(|_| Error::Parse {
+                        path: sysfs.path(&rel),
+                        content: crate::error::shorten(&text),
+                        reason: "not a space-separated CPU number list".into(),
+                    })
+                })
+                .collect()
+        };
+        let mut available_frequencies_khz = Vec::new();
+        for tok in list("scaling_available_frequencies")? {
+            available_frequencies_khz.push(crate::sysfs::parse_u64(
+                &sysfs.path(&f("scaling_available_frequencies")),
+                &tok,
+            )?);
+        }
+        available_frequencies_khz.sort_unstable();
+        let setspeed = match sysfs.read_opt(&f("scaling_setspeed"))? {
+            None => Setspeed::Absent,
+            Some(s) if s.trim() == "<unsupported>" => Setspeed::Unsupported,
+            Some(s) => Setspeed::Khz(crate::sysfs::parse_u64(
+                &sysfs.path(&f("scaling_setspeed")),
+                &s,
+            )?),
+        };
+        let related_cpus = cpus("related_cpus")?;
+        let affected_cpus = if sysfs.exists(&f("affected_cpus")) {
+            cpus("affected_cpus")?
+        } else {
+            related_cpus.clone()
+        };
+        Ok(Policy {
+            id,
+            related_cpus,
+            affected_cpus,
+            driver: sysfs.read(&f("scaling_driver"))?,
+            governor: sysfs.read(&f("scaling_governor"))?,
+            available_governors: list("scaling_available_governors")?,
+            available_frequencies_khz,
+            cpuinfo_min_khz: sysfs.read_u64(&f("cpuinfo_min_freq"))?,
+            cpuinfo_max_khz: sysfs.read_u64(&f("cpuinfo_max_freq"))?,
+            scaling_min_khz: sysfs.read_u64(&f("scaling_min_freq"))?,
+            scaling_max_khz: sysfs.read_u64(&f("scaling_max_freq"))?,
+            scaling_cur_khz: sysfs.read_u64_opt(&f("scaling_cur_freq")).ok().flatten(),
+            setspeed,
+            epp: sysfs.read_opt(&f("energy_performance_preference"))?,
+            epp_available: list("energy_performance_available_preferences")?,
+            boost: sysfs.read_u64_opt(&f("boost"))?.map(|v| v != 0),
+            dir,
+        })
+    }
+}
+
+/// intel_pstate's global state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntelPstate {
+    /// `status`: `active`, `passive` or `off`.
+    pub status: String,
+    /// `no_turbo` (true = turbo disabled).
+    pub no_turbo: Option<bool>,
+    /// `min_perf_pct`.
+    pub min_perf_pct: Option<u32>,
+    /// `max_perf_pct`.
+    pub max_perf_pct: Option<u32>,
+    /// `turbo_pct` (read-only).
+    pub turbo_pct: Option<u32>,
+    /// `num_pstates` (read-only).
+    pub num_pstates: Option<u32>,
+    /// `hwp_dynamic_boost`, present with HWP.
+    pub hwp_dynamic_boost: Option<bool>,
+}
+
+/// The cpufreq side of the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cpufreq {
+    /// Policies, by number.
+    pub policies: Vec<Policy>,
+    /// Global `cpufreq/boost` (acpi-cpufreq, amd-pstate), if present.
+    pub boost: Option<bool>,
+    /// intel_pstate globals, if the driver is loaded.
+    pub intel_pstate: Option<IntelPstate>,
+    /// amd_pstate `status` (`active`, `passive`, `guided`, `disable`).
+    pub amd_pstate_status: Option<String>,
+}
+
+fn opt_u32(sysfs: &SysfsRoot, rel: &str) -> Result<Option<u32>> {
+    match sysfs.read_u64_opt(rel) {
+        Ok(v) => Ok(v.and_then(|v| u32::try_from(v).ok())),
+        // intel_pstate answers EAGAIN while unregistered: nothing to show.
+        Err(Error::TryAgain { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+impl Cpufreq {
+    /// Reads every policy and the global knobs. A host without cpufreq
+    /// gives an empty policy list.
+    pub fn read(sysfs: &SysfsRoot) -> Result<Cpufreq> {
+        let policies = Self::policy_ids(sysfs)?
+            .into_iter()
+            .map(|id| Policy::read(sysfs, id))
+            .collect::<Result<Vec<_>>>()?;
+        let intel_pstate = match sysfs.read_opt(&format!("{INTEL_PSTATE_DIR}/status"))? {
+            Some(status) => Some(IntelPstate {
+                status,
+                no_turbo: opt_u32(sysfs, &format!("{INTEL_PSTATE_DIR}/no_turbo"))?.map(|v| v != 0),
+                min_perf_pct: opt_u32(sysfs, &format!("{INTEL_PSTATE_DIR}/min_perf_pct"))?,
+                max_perf_pct: opt_u32(sysfs, &format!("{INTEL_PSTATE_DIR}/max_perf_pct"))?,
+                turbo_pct: opt_u32(sysfs, &format!("{INTEL_PSTATE_DIR}/turbo_pct"))?,
+                num_pstates: opt_u32(sysfs, &format!("{INTEL_PSTATE_DIR}/num_pstates"))?,
+                hwp_dynamic_boost: opt_u32(
+                    sysfs,
+                    &format!("{INTEL_PSTATE_DIR}/hwp_dynamic_boost"),
+                )?
+                .map(|v| v != 0),
+            }),
+            None => None,
+        };
+        Ok(Cpufreq {
+            policies,
+            boost: sysfs
+                .read_u64_opt(&format!("{CPUFREQ_DIR}/boost"))?
+                .map(|v| v != 0),
+            intel_pstate,
+            amd_pstate_status: sysfs.read_opt(&format!("{AMD_PSTATE_DIR}/status"))?,
+        })
+    }
+
+    /// Numbers of the `policyN` directories.
+    pub fn policy_ids(sysfs: &SysfsRoot) -> Result<Vec<u32>> {
+        Ok(sysfs
+            .list(CPUFREQ_DIR)?
+            .iter()
+            .filter_map(|n| n.strip_prefix("policy")?.parse().ok())
+            .collect())
+    }
+
+    /// The policy that covers `cpu`.
+    pub fn policy_of(&self, cpu: u32) -> Option<&Policy> {
+        self.policies.iter().find(|p| p.related_cpus.contains(&cpu))
+    }
+
+    /// The scaling driver in use (of the first policy).
+    pub fn driver(&self) -> Option<&str> {
+        self.policies.first().map(|p| p.driver.as_str())
+    }
+}
+
+/// Reads just the policies that cover `cpus` (cheaper than [`Cpufreq::read`]
+/// on large hosts). The policy of a CPU is found through `cpuN/cpufreq`,
+/// which the kernel links to its policy directory.
+pub fn policies_for(sysfs: &SysfsRoot, cpus: &BTreeSet<u32>) -> Result<Vec<Policy>> {
+    let mut ids = BTreeSet::new();
+    for &cpu in cpus {
+        let link = sysfs.path(&format!("{CPU_DIR}/cpu{cpu}/cpufreq"));
+        let id = match std::fs::read_link(&link) {
+            Ok(target) => target
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix("policy"))
+                .and_then(|n| n.parse::<u32>().ok()),
+            Err(_) => None,
+        };
+        let id = match id {
+            Some(id) => id,
+            // Not a link (older kernels): search the policies.
+            None => {
+                let mut found = None;
+                for pid in Cpufreq::policy_ids(sysfs)? {
+                    if Policy::read(sysfs, pid)?.related_cpus.contains(&cpu) {
+                        found = Some(pid);
+                        break;
+                    }
+                }
+                found.ok_or_else(|| Error::Unsupported { path: link.clone() })?
+            }
+        };
+        ids.insert(id);
+    }
+    ids.into_iter().map(|id| Policy::read(sysfs, id)).collect()
+}

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! libvirt-power: host CPU frequency, cpufreq governors, intel_pstate and
+//! RAPL power limits, with every write validated, read back, rolled back on
+//! failure and journaled for restore; energy and per-process CPU telemetry;
+//! an attribution engine that splits measured energy among VMs; simulated
+//! hosts; and a C ABI for libvirt.
+//!
+//! The sysfs root is given to constructors ([`sysfs::SysfsRoot::new`]) or
+//! taken from `LIBVIRT_POWER_SYSFS_ROOT` ([`sysfs::SysfsRoot::from_env`]).
+
+pub mod attribution;
+pub mod cpufreq;
+pub mod cpulist;
+pub mod energy;
+pub mod error;
+pub mod ffi;
+pub mod host;
+pub mod journal;
+// perf: pending
+pub mod rapl;
+pub mod sim;
+pub mod sysfs;
+pub mod topology;
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+pub use cpulist::CpuSelection;
+pub use error::{Error, Result};
+pub use host::{Host, RestoreScope, SetOptions, SetReport, Snapshot};
+pub use sysfs::SysfsRoot;

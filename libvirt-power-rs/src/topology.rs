@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! CPU topology: online CPUs, package/die/core ids and SMT siblings.
+
+use std::collections::BTreeSet;
+
+use crate::cpulist::parse_cpulist;
+use crate::error::{Error, Result};
+use crate::sysfs::SysfsRoot;
+
+/// Where the CPU directories live, relative to the sysfs root.
+pub const CPU_DIR: &str = "devices/system/cpu";
+
+/// One CPU's place in the machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuTopology {
+    /// Logical CPU number.
+    pub cpu: u32,
+    /// `physical_package_id`, if the kernel exposes it.
+    pub package: Option<u32>,
+    /// `die_id`, if exposed.
+    pub die: Option<u32>,
+    /// `core_id`, if exposed.
+    pub core: Option<u32>,
+    /// The CPUs sharing this core (SMT siblings), this CPU included.
+    pub siblings: BTreeSet<u32>,
+}
+
+/// The online CPUs and their topology.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    /// Online CPUs (`devices/system/cpu/online`).
+    pub online: BTreeSet<u32>,
+    /// One entry per online CPU, in CPU order.
+    pub cpus: Vec<CpuTopology>,
+}
+
+impl Topology {
+    /// Reads the topology of the tree.
+    pub fn read(sysfs: &SysfsRoot) -> Result<Topology> {
+        let online_rel = format!("{CPU_DIR}/online");
+        let online = parse_cpulist(
+            &sysfs.path(&online_rel).display().to_string(),
+            &sysfs.read(&online_rel)?,
+        )
+        .map_err(|e| match e {
+            Error::InvalidArgument {
+                value, expected, ..
+            } => Error::Parse {
+                path: sysfs.path(&online_rel),
+                content: value,
+                reason: expected,
+            },
+            other => other,
+        })?;
+        let mut cpus = Vec::with_capacity(online.len());
+        for &cpu in &online {
+            let t = format!("{CPU_DIR}/cpu{cpu}/topology");
+            let id = |name: &str| -> Result<Option<u32>> {
+                Ok(sysfs
+                    .read_u64_opt(&format!("{t}/{name}"))?
+                    .and_then(|v| u32::try_from(v).ok()))
+            };
+            let siblings_rel = if sysfs.exists(&format!("{t}/core_cpus_list")) {
+                format!("{t}/core_cpus_list")
+            } else {
+                format!("{t}/thread_siblings_list")
+            };
+            let siblings = match sysfs.read_opt(&siblings_rel)? {
+                Some(s) => parse_cpulist(&siblings_rel, &s)?,
+                None => BTreeSet::from([cpu]),
+            };
+            cpus.push(CpuTopology {
+                cpu,
+                package: id("physical_package_id")?,
+                die: id("die_id")?,
+                core: id("core_id")?,
+                siblings,
+            });
+        }
+        Ok(Topology { online, cpus })
+    }
+
+    /// The topology of one CPU.
+    pub fn cpu(&self, cpu: u32) -> Option<&CpuTopology> {
+        self.cpus.iter().find(|c| c.cpu == cpu)
+    }
+
+    /// Packages present, sorted.
+    pub fn packages(&self) -> BTreeSet<u32> {
+        self.cpus.iter().filter_map(|c| c.package).collect()
+    }
+}

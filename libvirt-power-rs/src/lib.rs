@@ -21,6 +21,7 @@ pub mod rapl;
 pub mod sim;
 pub mod sysfs;
 pub mod topology;
+pub mod units;
 
 #[cfg(test)]
 pub(crate) mod testutil;

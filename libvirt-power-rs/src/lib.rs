@@ -16,7 +16,7 @@ pub mod error;
 pub mod ffi;
 pub mod host;
 pub mod journal;
-// perf: pending
+pub mod perf;
 pub mod rapl;
 pub mod sim;
 pub mod sysfs;

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! Restore across a process restart: one `virt-power` process changes knobs
+//! and exits; a second, new process restores them from the journal.
+
+use std::path::Path;
+use std::process::Command;
+
+fn virt_power(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_virt-power"))
+        .args(args)
+        .output()
+        .expect("run virt-power");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let md = std::fs::symlink_metadata(&p).unwrap();
+            if md.is_dir() {
+                stack.push(p);
+            } else if md.is_file() {
+                out.push((p.display().to_string(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn restore_in_a_new_process() {
+    let base = std::env::temp_dir().join(format!("vp-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let root = base.join("sys");
+    let state = base.join("state");
+    let (r, s) = (root.to_str().unwrap(), state.to_str().unwrap());
+    let (ok, out) = virt_power(&["sim", "create", "--preset", "intel-pstate-active", r]);
+    assert!(ok, "{out}");
+    let original = snapshot(&root);
+
+    // First process: several changes, then it exits.
+    for args in [
+        vec![
+            "set",
+            "--sysfs",
+            r,
+            "--state-dir",
+            s,
+            "governor",
+            "0-3",
+            "performance",
+        ],
+        vec!["set", "--sysfs", r, "--state-dir", s, "epp", "4-7", "power"],
+        vec![
+            "set",
+            "--sysfs",
+            r,
+            "--state-dir",
+            s,
+            "limits",
+            "all",
+            "--min",
+            "1GHz",
+            "--max",
+            "3.2GHz",
+        ],
+        vec!["set", "--sysfs", r, "--state-dir", s, "turbo", "off"],
+        vec![
+            "set",
+            "--sysfs",
+            r,
+            "--state-dir",
+            s,
+            "perf-pct",
+            "--min",
+            "30",
+            "--max",
+            "70",
+        ],
+        vec![
+            "set",
+            "--sysfs",
+            r,
+            "--state-dir",
+            s,
+            "rapl-limit",
+            "package-0",
+            "long_term",
+            "--power",
+            "20W",
+            "--window",
+            "1s",
+        ],
+        vec![
+            "set",
+            "--sysfs",
+            r,
+            "--state-dir",
+            s,
+            "rapl-limit",
+            "mmio:package-0",
+            "short_term",
+            "--power",
+            "30W",
+        ],
+    ] {
+        let (ok, out) = virt_power(&args);
+        assert!(ok, "{args:?}: {out}");
+    }
+    assert_ne!(snapshot(&root), original);
+
+    // A refused change in between leaves everything as it was.
+    let before = snapshot(&root);
+    let (ok, out) = virt_power(&[
+        "set",
+        "--sysfs",
+        r,
+        "--state-dir",
+        s,
+        "rapl-limit",
+        "package-0",
+        "long_term",
+        "--power",
+        "29W",
+    ]);
+    assert!(
+        !ok && out.contains("invalid power limit '29000000 uW': 1 to 28000000 uW"),
+        "{out}"
+    );
+    assert_eq!(snapshot(&root), before);
+
+    // Second, new process: restore by knob, then everything.
+    let (ok, out) = virt_power(&["restore", "--sysfs", r, "--state-dir", s, "--knob", "turbo"]);
+    assert!(ok && out.contains("no_turbo: 1 -> 0"), "{out}");
+    let (ok, out) = virt_power(&["restore", "--sysfs", r, "--state-dir", s]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        snapshot(&root),
+        original,
+        "restore did not return every byte"
+    );
+    // Nothing left to restore.
+    let (ok, out) = virt_power(&["restore", "--sysfs", r, "--state-dir", s]);
+    assert!(ok && out.contains("nothing to change"), "{out}");
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Exercises every export of the libvirt-power C ABI against a simulated
+ * host, built against the committed header. Run under valgrind by
+ * scripts/test-capi.
+ *
+ * Usage: test_capi SYSFS_ROOT STATE_DIR   (SYSFS_ROOT: a "two-socket" or
+ * "intel-pstate-active" simulated tree, see virt-power sim create)
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libvirt_power.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...) do { \
+    if (cond) { passed++; } else { \
+        failed++; \
+        fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+        fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); \
+    } } while (0)
+
+static const char *last_error(void)
+{
+    static char buf[1024];
+    size_t n = 0;
+    if (lvp_last_error_message(buf, sizeof(buf), &n) != LVP_RESULT_OK)
+        return "(message truncated)";
+    return buf;
+}
+
+static char *read_file(const char *root, const char *rel)
+{
+    char path[4096];
+    static char buf[4096];
+    FILE *f;
+    size_t n;
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    if (!(f = fopen(path, "r")))
+        return NULL;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    if (n && buf[n - 1] == '\n')
+        buf[n - 1] = '\0';
+    return buf;
+}
+
+static void write_file(const char *root, const char *rel, const char *val)
+{
+    char path[4096];
+    FILE *f;
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    if ((f = fopen(path, "w"))) {
+        fprintf(f, "%s\n", val);
+        fclose(f);
+    }
+}
+
+struct worker {
+    lvp_host *host;
+    int id;
+    int errors;
+};
+
+static void *worker_main(void *opaque)
+{
+    struct worker *w = opaque;
+    const char *govs[] = { "performance", "powersave", "schedutil" };
+    int i;
+    for (i = 0; i < 30; i++) {
+        char cpus[16];
+        lvp_snapshot *snap = NULL;
+        snprintf(cpus, sizeof(cpus), "%d", (w->id * 3 + i) % 32);
+        if (lvp_host_set_governor(w->host, cpus, govs[i % 3], 0, NULL) != LVP_RESULT_OK)
+            w->errors++;
+        /* A bad call on this thread must not disturb the others. */
+        if (lvp_host_set_governor(w->host, cpus, "nope", 0, NULL) != LVP_RESULT_INVALID_ARGUMENT)
+            w->errors++;
+        if (lvp_host_snapshot(w->host, &snap) != LVP_RESULT_OK)
+            w->errors++;
+        lvp_snapshot_free(snap);
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    const char *root, *state;
+    lvp_host *host = NULL;
+    lvp_report *report = NULL;
+    lvp_snapshot *snap = NULL;
+    lvp_energy_meter *meter = NULL;
+    lvp_host_state hs;
+    lvp_cpu_state cs;
+    lvp_zone_state zs;
+    lvp_constraint_state con;
+    char buf[4096], small[8];
+    size_t n = 0, changed = 0, clamped = 0, unchanged = 0, i;
+    uint64_t uj = 0, uj2 = 0;
+    lvp_result rc;
+    pthread_t threads[4];
+    struct worker workers[4];
+
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s SYSFS_ROOT STATE_DIR\n", argv[0]);
+        return 2;
+    }
+    root = argv[1];
+    state = argv[2];
+
+    /* Version, descriptions, NULL handling. */
+    CHECK(strlen(lvp_version()) > 0, "empty version");
+    CHECK(lvp_result_describe(LVP_RESULT_LOCKED, buf, sizeof(buf), &n) == LVP_RESULT_OK &&
+          strstr(buf, "locked") != NULL, "%s", buf);
+    CHECK(lvp_result_describe(LVP_RESULT_INVALID_ARGUMENT, small, sizeof(small), &n) ==
+          LVP_RESULT_BUFFER_TOO_SMALL && n == strlen("invalid argument") &&
+          strlen(small) == sizeof(small) - 1, "truncation: n=%zu small=%s", n, small);
+    CHECK(lvp_result_describe(LVP_RESULT_OK, buf, sizeof(buf), NULL) == LVP_RESULT_NULL_PARAMETER, "NULL out_n");
+    CHECK(lvp_host_new(root, state, NULL) == LVP_RESULT_NULL_PARAMETER, "NULL out");
+    CHECK(strstr(last_error(), "out is NULL") != NULL, "%s", last_error());
+    CHECK(lvp_host_set_governor(NULL, "0", "performance", 0, NULL) == LVP_RESULT_NULL_PARAMETER, "NULL host");
+    lvp_host_free(NULL);
+    lvp_report_free(NULL);
+    lvp_snapshot_free(NULL);
+    lvp_energy_meter_free(NULL);
+    CHECK(lvp_snapshot_cpu_count(NULL) == 0, "NULL snapshot count");
+    CHECK(lvp_snapshot_zone_count(NULL) == 0, "NULL snapshot zone count");
+
+    rc = lvp_host_new(root, state, &host);
+    CHECK(rc == LVP_RESULT_OK && host, "host_new: %u %s", rc, last_error());
+    if (!host)
+        goto done;
+
+    /* Snapshot getters. */
+    CHECK(lvp_host_snapshot(host, &snap) == LVP_RESULT_OK, "%s", last_error());
+    CHECK(lvp_snapshot_host(snap, &hs) == LVP_RESULT_OK, "%s", last_error());
+    CHECK(hs.cpu_count == 32 && hs.policy_count == 32 && hs.zone_count == 9, "cpus %u policies %u zones %u",
+          hs.cpu_count, hs.policy_count, hs.zone_count);
+    CHECK(strcmp(hs.driver, "intel_cpufreq") == 0 && strcmp(hs.pstate_status, "passive") == 0 && hs.turbo == 1,
+          "driver %s status %s turbo %d", hs.driver, hs.pstate_status, hs.turbo);
+    CHECK(hs.max_perf_pct == 100, "max_perf_pct %d", hs.max_perf_pct);
+    CHECK(lvp_snapshot_cpu_count(snap) == 32, "cpu count");
+    CHECK(lvp_snapshot_cpu(snap, 17, &cs) == LVP_RESULT_OK && cs.cpu == 17 && cs.package == 0 && cs.core == 1 &&
+          cs.policy == 17 && cs.cpuinfo_min_khz == 1000000 && cs.cpuinfo_max_khz == 3500000 &&
+          strcmp(cs.governor, "schedutil") == 0 && cs.setspeed_khz == 0,
+          "cpu17: pkg %d core %d gov %s", cs.package, cs.core, cs.governor);
+    CHECK(lvp_snapshot_cpu(snap, 32, &cs) == LVP_RESULT_OUT_OF_RANGE, "index 32");
+    CHECK(strstr(last_error(), "CPU index 32 is out of range") != NULL, "%s", last_error());
+    CHECK(lvp_snapshot_cpu_list(snap, 0, 0, buf, sizeof(buf), &n) == LVP_RESULT_OK &&
+          strstr(buf, "userspace") != NULL, "governors: %s", buf);
+    CHECK(lvp_snapshot_cpu_list(snap, 0, 9, buf, sizeof(buf), &n) == LVP_RESULT_INVALID_ARGUMENT, "bad selector");
+    CHECK(lvp_snapshot_zone_count(snap) == 9, "zones");
+    CHECK(lvp_snapshot_zone(snap, 0, &zs) == LVP_RESULT_OK && strcmp(zs.key, "package-0") == 0 &&
+          zs.package == 0 && zs.enabled == 1 && zs.has_energy == 1 && zs.max_energy_range_uj == 262143328850ULL &&
+          zs.constraint_count == 2, "zone0 %s", zs.key);
+    CHECK(lvp_snapshot_constraint(snap, 0, 0, &con) == LVP_RESULT_OK && strcmp(con.name, "long_term") == 0 &&
+          con.power_limit_uw == 150000000ULL && con.max_power_uw == 150000000ULL && con.ceiling_uw == 150000000ULL,
+          "constraint %s", con.name);
+    CHECK(lvp_snapshot_constraint(snap, 0, 5, &con) == LVP_RESULT_OUT_OF_RANGE, "constraint 5");
+    lvp_snapshot_free(snap);
+    snap = NULL;
+
+    /* Governor with a report. */
+    rc = lvp_host_set_governor(host, "0-3", "performance", 0, &report);
+    CHECK(rc == LVP_RESULT_OK, "set_governor: %s", last_error());
+    CHECK(lvp_report_counts(report, &changed, &clamped, &unchanged) == LVP_RESULT_OK && changed == 4 &&
+          clamped == 0 && unchanged == 0, "counts %zu %zu %zu", changed, clamped, unchanged);
+    CHECK(lvp_report_text(report, buf, sizeof(buf), &n) == LVP_RESULT_OK &&
+          strstr(buf, "policy3/scaling_governor: schedutil -> performance") != NULL, "%s", buf);
+    CHECK(lvp_report_counts(report, NULL, &clamped, &unchanged) == LVP_RESULT_NULL_PARAMETER, "NULL count");
+    lvp_report_free(report);
+    report = NULL;
+    CHECK(strcmp(read_file(root, "devices/system/cpu/cpufreq/policy2/scaling_governor"), "performance") == 0,
+          "file not written");
+
+    /* Bad input: clear errors, nothing written. */
+    CHECK(lvp_host_set_governor(host, "0", "warp", 0, NULL) == LVP_RESULT_INVALID_ARGUMENT &&
+          strstr(last_error(), "invalid governor 'warp'") != NULL, "%s", last_error());
+    CHECK(lvp_host_set_governor(host, "40", "performance", 0, NULL) == LVP_RESULT_INVALID_ARGUMENT &&
+          strstr(last_error(), "0-31") != NULL, "%s", last_error());
+    CHECK(lvp_host_set_governor(host, "0", "performance", 1u << 20, NULL) == LVP_RESULT_INVALID_FLAGS, "flags");
+    CHECK(lvp_host_set_governor(host, "\xff", "performance", 0, NULL) == LVP_RESULT_INVALID_UTF8, "utf8");
+    CHECK(lvp_host_set_frequency(host, "4", 2000000, 0, NULL) == LVP_RESULT_INVALID_STATE &&
+          strstr(last_error(), "needs 'userspace'") != NULL, "%s", last_error());
+    CHECK(lvp_host_set_frequency(host, "4", UINT64_MAX, LVP_FLAG_SWITCH_GOVERNOR, NULL) ==
+          LVP_RESULT_INVALID_ARGUMENT && strstr(last_error(), "1000000 to 3500000 kHz") != NULL, "%s", last_error());
+    CHECK(lvp_host_set_rapl_limit(host, "package-0", "long_term", 200000000, 0, LVP_SET_POWER, NULL) ==
+          LVP_RESULT_INVALID_ARGUMENT && strstr(last_error(), "1 to 150000000 uW") != NULL, "%s", last_error());
+    CHECK(lvp_host_set_rapl_limit(host, "gpu", "long_term", 1, 0, LVP_SET_POWER, NULL) ==
+          LVP_RESULT_INVALID_ARGUMENT, "zone");
+    CHECK(lvp_host_set_turbo(host, 7, 0, NULL) == LVP_RESULT_INVALID_ARGUMENT, "turbo 7");
+    CHECK(lvp_host_set_epp(host, "0", "power", 0, NULL) == LVP_RESULT_UNSUPPORTED, "epp on passive: %s", last_error());
+
+    /* Exact frequency with siblings, limits, turbo, perf pct, RAPL. */
+    rc = lvp_host_set_frequency(host, "5", 2400000, LVP_FLAG_SWITCH_GOVERNOR, &report);
+    CHECK(rc == LVP_RESULT_OK, "%s", last_error());
+    CHECK(lvp_report_siblings_not_set(report, buf, sizeof(buf), &n) == LVP_RESULT_OK && strcmp(buf, "21") == 0,
+          "siblings '%s'", buf);
+    lvp_report_free(report);
+    report = NULL;
+    CHECK(lvp_host_set_frequency(host, "6", 2400000, LVP_FLAG_SWITCH_GOVERNOR | LVP_FLAG_INCLUDE_SIBLINGS, NULL) ==
+          LVP_RESULT_OK, "%s", last_error());
+    CHECK(strcmp(read_file(root, "devices/system/cpu/cpufreq/policy22/scaling_setspeed"), "2400000") == 0, "sibling");
+    CHECK(lvp_host_set_frequency_limits(host, "all", 1200000, 3000000, LVP_SET_MIN | LVP_SET_MAX, NULL) ==
+          LVP_RESULT_OK, "%s", last_error());
+    CHECK(lvp_host_set_frequency_limits(host, "all", 0, 0, LVP_FLAG_DRY_RUN, NULL) == LVP_RESULT_INVALID_ARGUMENT,
+          "no limits");
+    CHECK(lvp_host_set_turbo(host, 0, 0, NULL) == LVP_RESULT_OK, "%s", last_error());
+    CHECK(lvp_host_set_perf_pct(host, 40, 90, LVP_SET_MIN | LVP_SET_MAX, NULL) == LVP_RESULT_OK, "%s", last_error());
+    CHECK(lvp_host_set_rapl_limit(host, "package-1", "long_term", 100000000, 2000000, LVP_SET_POWER | LVP_SET_WINDOW,
+                                  NULL) == LVP_RESULT_OK, "%s", last_error());
+    CHECK(lvp_host_set_rapl_enabled(host, "psys", 0, 0, NULL) == LVP_RESULT_OK, "%s", last_error());
+    CHECK(strcmp(read_file(root, "class/powercap/intel-rapl:1/constraint_0_power_limit_uw"), "100000000") == 0,
+          "rapl file");
+
+    /* Many threads on one handle. */
+    for (i = 0; i < 4; i++) {
+        workers[i].host = host;
+        workers[i].id = (int)i;
+        workers[i].errors = 0;
+        pthread_create(&threads[i], NULL, worker_main, &workers[i]);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+        CHECK(workers[i].errors == 0, "worker %zu: %d errors", i, workers[i].errors);
+    }
+
+    /* Energy meter, with a wrap of energy_uj. */
+    write_file(root, "class/powercap/intel-rapl:0/energy_uj", "262143328000");
+    CHECK(lvp_energy_meter_new(host, &meter) == LVP_RESULT_OK, "%s", last_error());
+    CHECK(lvp_energy_meter_read(meter, "package-0", &uj) == LVP_RESULT_OK && uj == 0, "uj %" PRIu64, uj);
+    write_file(root, "class/powercap/intel-rapl:0/energy_uj", "150");
+    CHECK(lvp_energy_meter_read(meter, "package-0", &uj2) == LVP_RESULT_OK && uj2 == 1001,
+          "after wrap %" PRIu64, uj2);
+    CHECK(lvp_energy_meter_read(meter, "gpu", &uj) == LVP_RESULT_INVALID_ARGUMENT, "zone gpu");
+    CHECK(lvp_energy_meter_read(meter, "package-0", NULL) == LVP_RESULT_NULL_PARAMETER, "NULL out");
+    lvp_energy_meter_free(meter);
+
+    /* Restore: first one knob, then everything. */
+    CHECK(lvp_host_restore(host, NULL, LVP_KNOB_TURBO, NULL, 0, &report) == LVP_RESULT_OK, "%s", last_error());
+    CHECK(lvp_report_counts(report, &changed, &clamped, &unchanged) == LVP_RESULT_OK && changed == 1,
+          "turbo restore %zu", changed);
+    lvp_report_free(report);
+    report = NULL;
+    CHECK(lvp_host_restore(host, "0-3", LVP_KNOB_ALL, NULL, 0, NULL) == LVP_RESULT_OK, "%s", last_error());
+    CHECK(lvp_host_restore(host, NULL, LVP_KNOB_RAPL_LIMIT, "package-1", 0, NULL) == LVP_RESULT_OK, "%s",
+          last_error());
+    CHECK(lvp_host_restore(host, NULL, LVP_KNOB_ALL, NULL, 0, NULL) == LVP_RESULT_OK, "%s", last_error());
+    CHECK(strcmp(read_file(root, "devices/system/cpu/cpufreq/policy2/scaling_governor"), "schedutil") == 0,
+          "restored governor");
+    CHECK(strcmp(read_file(root, "devices/system/cpu/intel_pstate/no_turbo"), "0") == 0, "restored turbo");
+    CHECK(strcmp(read_file(root, "class/powercap/intel-rapl:1/constraint_0_power_limit_uw"), "150000000") == 0,
+          "restored rapl");
+
+    lvp_host_free(host);
+    host = NULL;
+
+    /* A host without a journal cannot restore. */
+    CHECK(lvp_host_new(root, NULL, &host) == LVP_RESULT_OK, "%s", last_error());
+    CHECK(lvp_host_restore(host, NULL, LVP_KNOB_ALL, NULL, 0, NULL) == LVP_RESULT_INVALID_STATE, "no journal");
+    lvp_host_free(host);
+    host = NULL;
+
+ done:
+    printf("c-abi: %d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

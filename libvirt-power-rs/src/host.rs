@@ -575,10 +575,8 @@ impl Host {
             ("minimum performance percent", min_pct),
             ("maximum performance percent", max_pct),
         ] {
-            if let Some(v) = v {
-                if v > 100 {
-                    return Err(Error::invalid(what, v.to_string(), "0 to 100"));
-                }
+            if let Some(v) = v.filter(|v| *v > 100) {
+                return Err(Error::invalid(what, v.to_string(), "0 to 100"));
             }
         }
         let min_rel = format!("{INTEL_PSTATE_DIR}/min_perf_pct");

@@ -736,12 +736,13 @@ pub fn advance(root: &Path, model: PowerModel, u: f64, dt: Duration) -> io::Resu
             ratios.iter().sum::<f64>() / ratios.len() as f64
         };
         let mut p = idle + (model.tdp_w - idle) * u * f * f;
-        if let Some(z) = zones.iter().find(|z| z.key == format!("package-{pkg}")) {
-            if z.enabled != Some(false) {
-                if let Some(c) = z.constraint("long_term").filter(|c| c.power_limit_uw > 0) {
-                    p = p.min(c.power_limit_uw as f64 / 1e6);
-                }
-            }
+        let limit = zones
+            .iter()
+            .find(|z| z.key == format!("package-{pkg}") && z.enabled != Some(false))
+            .and_then(|z| z.constraint("long_term"))
+            .filter(|c| c.power_limit_uw > 0);
+        if let Some(c) = limit {
+            p = p.min(c.power_limit_uw as f64 / 1e6);
         }
         package_w.insert(pkg, p);
     }
@@ -752,7 +753,10 @@ pub fn advance(root: &Path, model: PowerModel, u: f64, dt: Duration) -> io::Resu
         let cur = match (p.governor.as_str(), &p.setspeed) {
             ("userspace", crate::cpufreq::Setspeed::Khz(k)) => *k,
             ("performance", _) => p.scaling_max_khz,
-            _ => p.scaling_min_khz + ((p.scaling_max_khz - p.scaling_min_khz) as f64 * u) as u64,
+            _ => {
+                p.scaling_min_khz
+                    + (p.scaling_max_khz.saturating_sub(p.scaling_min_khz) as f64 * u) as u64
+            }
         };
         replace(&root.join(p.file("scaling_cur_freq")), &cur.to_string())?;
     }
@@ -779,4 +783,135 @@ pub fn advance(root: &Path, model: PowerModel, u: f64, dt: Duration) -> io::Resu
         replace(&path, &new.to_string())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::TempDir;
+
+    fn energy(root: &Path, zone_dir: &str) -> u64 {
+        read_u64(&root.join(zone_dir).join("energy_uj")).unwrap()
+    }
+
+    #[test]
+    fn power_model_exact_energy() {
+        let t = TempDir::new("sim-model");
+        let root = t.path().join("sys");
+        let spec = SimSpec::preset("acpi-cpufreq", None).unwrap();
+        generate(&root, &spec).unwrap();
+        let model = PowerModel { tdp_w: spec.tdp_w };
+        // Full load, full frequency: the 85 W TDP, capped at the 85 W limit.
+        advance(&root, model, 1.0, Duration::from_secs(1)).unwrap();
+        assert_eq!(energy(&root, "class/powercap/intel-rapl:0"), 85_000_000);
+        // dram: 2 W + 6 W at full load.
+        assert_eq!(energy(&root, "class/powercap/intel-rapl:0:0"), 8_000_000);
+        // Idle: 15 % of TDP for 2 s.
+        advance(&root, model, 0.0, Duration::from_secs(2)).unwrap();
+        assert_eq!(
+            energy(&root, "class/powercap/intel-rapl:0"),
+            85_000_000 + 25_500_000
+        );
+        // A 40 W RAPL limit caps the package.
+        crate::sysfs::write_attr(
+            &root.join("class/powercap/intel-rapl:0/constraint_0_power_limit_uw"),
+            "40000000",
+        )
+        .unwrap();
+        advance(&root, model, 1.0, Duration::from_secs(1)).unwrap();
+        assert_eq!(
+            energy(&root, "class/powercap/intel-rapl:0"),
+            110_500_000 + 40_000_000
+        );
+        // 60 % of the max frequency: dynamic power times 0.36.
+        crate::sysfs::write_attr(
+            &root.join("class/powercap/intel-rapl:0/constraint_0_power_limit_uw"),
+            "85000000",
+        )
+        .unwrap();
+        for p in 0..4 {
+            crate::sysfs::write_attr(
+                &root.join(format!(
+                    "devices/system/cpu/cpufreq/policy{p}/scaling_max_freq"
+                )),
+                "1260600",
+            )
+            .unwrap();
+        }
+        advance(&root, model, 1.0, Duration::from_secs(1)).unwrap();
+        // 12.75 + 72.25 * 0.36 = 38.76 W (float rounding: within 1 uJ)
+        let got = energy(&root, "class/powercap/intel-rapl:0") - 150_500_000;
+        assert!(got.abs_diff(38_760_000) <= 1, "{got}");
+    }
+
+    #[test]
+    fn energy_wraps_at_the_range() {
+        let t = TempDir::new("sim-wrap");
+        let root = t.path().join("sys");
+        let spec = SimSpec::preset("acpi-cpufreq", None).unwrap();
+        generate(&root, &spec).unwrap();
+        let pkg = root.join("class/powercap/intel-rapl:0/energy_uj");
+        replace(&pkg, "262143328000").unwrap();
+        let mut meter =
+            crate::rapl::EnergyMeter::new(&crate::sysfs::SysfsRoot::new(&root)).unwrap();
+        advance(
+            &root,
+            PowerModel { tdp_w: spec.tdp_w },
+            1.0,
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        // 262143328000 + 85000000 wraps past 262143328850.
+        assert_eq!(
+            read_u64(&pkg).unwrap(),
+            262_143_328_000 + 85_000_000 - 262_143_328_851
+        );
+        let r = meter.read().unwrap();
+        assert_eq!(
+            r.iter().find(|z| z.key == "package-0").unwrap().total_uj,
+            85_000_000
+        );
+        // Mode stays root-only.
+        assert_eq!(
+            fs::metadata(&pkg).unwrap().permissions().mode() & 0o777,
+            0o400
+        );
+    }
+
+    #[test]
+    fn runner_follows_real_load() {
+        let t = TempDir::new("sim-runner");
+        let root = t.path().join("sys");
+        generate(
+            &root,
+            &SimSpec::preset("intel-pstate-passive", None).unwrap(),
+        )
+        .unwrap();
+        let mut r = Runner::new(&root).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let u = r.tick().unwrap();
+        assert!((0.0..=1.0).contains(&u));
+        // At least idle power (15 % of 65 W) for the elapsed time.
+        assert!(energy(&root, "class/powercap/intel-rapl:0") >= (0.15 * 65.0 * 0.05 * 1e6) as u64);
+    }
+
+    #[test]
+    fn settle_mirrors_the_kernel() {
+        let t = TempDir::new("sim-settle");
+        let root = t.path().join("sys");
+        generate(&root, &SimSpec::preset("acpi-cpufreq", None).unwrap()).unwrap();
+        let d = root.join("devices/system/cpu/cpufreq/policy0");
+        crate::sysfs::write_attr(&d.join("scaling_governor"), "userspace").unwrap();
+        settle(&root).unwrap();
+        assert_eq!(
+            fs::read_to_string(d.join("scaling_setspeed")).unwrap(),
+            "2100000\n"
+        );
+        crate::sysfs::write_attr(&d.join("scaling_governor"), "ondemand").unwrap();
+        settle(&root).unwrap();
+        assert_eq!(
+            fs::read_to_string(d.join("scaling_setspeed")).unwrap(),
+            "<unsupported>\n"
+        );
+    }
 }

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! The virt-power command line on simulated hosts: the sysfs root from
+//! LIBVIRT_POWER_SYSFS_ROOT, clear errors, the simulator runner.
+
+use std::process::Command;
+
+fn vp() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_virt-power"))
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn sysfs_root_from_the_environment_and_energy_from_the_runner() {
+    let base = std::env::temp_dir().join(format!("vp-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let root = base.join("sys");
+    let out = vp()
+        .args(["sim", "create", "--preset", "amd-pstate-epp"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+
+    let out = vp()
+        .arg("show")
+        .env("LIBVIRT_POWER_SYSFS_ROOT", &root)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(
+        out.status.success()
+            && t.contains("driver: amd-pstate-epp")
+            && t.contains("amd_pstate: active"),
+        "{t}"
+    );
+    assert!(t.contains("zone package-0/core"), "{t}");
+
+    // The runner advances energy_uj; `energy` turns it into watts.
+    let out = vp()
+        .args(["sim", "run", "--seconds", "0.6", "--interval-ms", "100"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let e: u64 = std::fs::read_to_string(root.join("class/powercap/intel-rapl:0/energy_uj"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // At least idle power (15 % of 105 W) over 0.5 s.
+    assert!(e >= 7_000_000, "energy_uj {e}");
+
+    let out = vp()
+        .args(["energy", "--interval", "0.1"])
+        .env("LIBVIRT_POWER_SYSFS_ROOT", &root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && text(&out).contains("package-0"),
+        "{}",
+        text(&out)
+    );
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn errors_name_the_bad_value() {
+    let out = vp()
+        .args([
+            "sim",
+            "create",
+            "--preset",
+            "cray",
+            "/nonexistent-dir-for-test",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("invalid preset 'cray': one of acpi-cpufreq"),
+        "{}",
+        text(&out)
+    );
+    let out = vp()
+        .args([
+            "set",
+            "--sysfs",
+            "/nonexistent-root",
+            "frequency",
+            "0",
+            "2.4THz",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains(
+            "invalid frequency '2.4THz': a frequency such as 2400000 (kHz), 2400MHz or 2.4GHz"
+        ),
+        "{}",
+        text(&out)
+    );
+}

@@ -1267,3 +1267,29 @@ pub unsafe extern "C" fn lvp_energy_meter_read(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn last() -> String {
+        LAST_ERROR.with(|e| e.borrow().clone())
+    }
+
+    #[test]
+    fn panics_stop_at_the_boundary() {
+        let rc = guard(|| panic!("boom"));
+        assert_eq!(rc, lvp_result::LVP_RESULT_PANIC);
+        assert!(last().contains("boom"), "{}", last());
+        assert_eq!(guard(|| Ok(())), lvp_result::LVP_RESULT_OK);
+    }
+
+    #[test]
+    fn codes_are_stable() {
+        assert_eq!(lvp_result::LVP_RESULT_NULL_PARAMETER as u32, 7001);
+        assert_eq!(lvp_result::LVP_RESULT_UNSUPPORTED as u32, 7100);
+        assert_eq!(lvp_result::LVP_RESULT_ROLLBACK_FAILED as u32, 7112);
+        let e = Error::invalid("x", "y", "z");
+        assert_eq!(e.code(), lvp_result::LVP_RESULT_INVALID_ARGUMENT);
+    }
+}

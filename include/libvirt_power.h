@@ -139,6 +139,14 @@ enum lvp_result
    A change failed and so did its rollback.
    */
   LVP_RESULT_ROLLBACK_FAILED = 7112,
+  /*
+   The process to count does not exist (any more).
+   */
+  LVP_RESULT_NO_SUCH_PROCESS = 7113,
+  /*
+   No domain of that id is being accounted.
+   */
+  LVP_RESULT_NO_SUCH_DOMAIN = 7114,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -200,6 +208,41 @@ typedef enum lvp_knob lvp_knob;
 typedef uint32_t lvp_knob;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+/*
+ The weight that splits energy among domains.
+ */
+enum lvp_weight
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   Cycles where the host can count them, else CPU time (as input), or
+   "not decided yet" (as output, before the first domain).
+   */
+  LVP_WEIGHT_AUTO = 0,
+  /*
+   CPU cycles (hardware PMU).
+   */
+  LVP_WEIGHT_CYCLES = 1,
+  /*
+   CPU time in nanoseconds.
+   */
+  LVP_WEIGHT_CPU_TIME = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum lvp_weight lvp_weight;
+#else
+typedef uint32_t lvp_weight;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ Per-domain energy accounting. Opaque.
+ */
+typedef struct lvp_accountant lvp_accountant;
 
 /*
  Monotonic per-zone energy counters. Opaque.
@@ -699,6 +742,100 @@ void lvp_energy_meter_free(struct lvp_energy_meter *meter);
 lvp_result lvp_energy_meter_read(const struct lvp_energy_meter *meter,
                                  const char *zone,
                                  uint64_t *out_uj);
+
+/*
+ Starts per-domain energy accounting over the host's readable RAPL
+ zones. Free with [`lvp_accountant_free`].
+
+ # Safety
+ `host` is live; `out` is valid.
+ */
+lvp_result lvp_accountant_new(const struct lvp_host *host,
+                              lvp_weight weight,
+                              struct lvp_accountant **out);
+
+/*
+ Frees an accountant and closes its counters; NULL is fine.
+
+ # Safety
+ `acc` is NULL or from [`lvp_accountant_new`], not used afterwards.
+ */
+void lvp_accountant_free(struct lvp_accountant *acc);
+
+/*
+ Starts accounting domain `id` (e.g. its UUID) whose QEMU process is
+ `pid`, counting all its threads, existing ones included. `out_weight`
+ (may be NULL) receives the weight in use.
+
+ # Safety
+ `acc` is live; `id` NUL-terminated; `out_weight` NULL or valid.
+ */
+lvp_result lvp_accountant_add_domain(const struct lvp_accountant *acc,
+                                     const char *id,
+                                     int32_t pid,
+                                     lvp_weight *out_weight);
+
+/*
+ Stops accounting `id` (its last weight counts in the next tick); its
+ energy stays readable.
+
+ # Safety
+ `acc` is live; `id` NUL-terminated.
+ */
+lvp_result lvp_accountant_remove_domain(const struct lvp_accountant *acc, const char *id);
+
+/*
+ One accounting interval: reads every zone's energy and every domain's
+ weight and attributes the energy.
+
+ # Safety
+ `acc` is live.
+ */
+lvp_result lvp_accountant_tick(const struct lvp_accountant *acc);
+
+/*
+ Energy attributed to domain `id` in `zone` since it was added, µJ.
+
+ # Safety
+ `acc` is live; strings NUL-terminated; `out_uj` valid.
+ */
+lvp_result lvp_accountant_domain_energy(const struct lvp_accountant *acc,
+                                        const char *id,
+                                        const char *zone,
+                                        uint64_t *out_uj);
+
+/*
+ The domain's last raw weight (cycles or CPU nanoseconds, see
+ [`lvp_accountant_weight_kind`]).
+
+ # Safety
+ `acc` is live; `id` NUL-terminated; `out_weight` valid.
+ */
+lvp_result lvp_accountant_domain_weight(const struct lvp_accountant *acc,
+                                        const char *id,
+                                        uint64_t *out_weight);
+
+/*
+ Energy of `zone` measured since the first tick (`what` 0) or left
+ unattributed (`what` 1), µJ.
+
+ # Safety
+ `acc` is live; `zone` NUL-terminated; `out_uj` valid.
+ */
+lvp_result lvp_accountant_zone_energy(const struct lvp_accountant *acc,
+                                      const char *zone,
+                                      uint32_t what,
+                                      uint64_t *out_uj);
+
+/*
+ The weight in use and the number of perf file descriptors held.
+
+ # Safety
+ `acc` is live; out pointers valid.
+ */
+lvp_result lvp_accountant_info(const struct lvp_accountant *acc,
+                               lvp_weight *out_weight,
+                               size_t *out_fds);
 
 #ifdef __cplusplus
 }  // extern "C"

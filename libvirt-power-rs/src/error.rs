@@ -124,6 +124,9 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// Counting a process's CPU work failed.
+    #[error(transparent)]
+    Perf(#[from] crate::perf::PerfError),
     /// A change failed and putting back what had been written failed too.
     #[error("{cause}; rolling back also failed for: {failures}")]
     RollbackFailed {
@@ -184,6 +187,14 @@ impl Error {
             Error::NotApplied { .. } => R::LVP_RESULT_NOT_APPLIED,
             Error::Journal { .. } => R::LVP_RESULT_JOURNAL,
             Error::RollbackFailed { .. } => R::LVP_RESULT_ROLLBACK_FAILED,
+            Error::Perf(e) => match e {
+                crate::perf::PerfError::NotSupported { .. } => R::LVP_RESULT_UNSUPPORTED,
+                crate::perf::PerfError::Permission { .. } => R::LVP_RESULT_NOT_PERMITTED,
+                crate::perf::PerfError::ProcessGone { .. } => R::LVP_RESULT_NO_SUCH_PROCESS,
+                crate::perf::PerfError::InvalidPid { .. }
+                | crate::perf::PerfError::InvalidCpu { .. } => R::LVP_RESULT_INVALID_ARGUMENT,
+                _ => R::LVP_RESULT_IO,
+            },
         }
     }
 }

@@ -26,9 +26,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use crate::accounting::Accountant;
 use crate::cpulist::{CpuSelection, format_cpulist};
 use crate::error::Error;
 use crate::host::{Host, Knob, RestoreScope, SetOptions, SetReport, Snapshot};
+use crate::perf::WeightPreference;
 use crate::rapl::EnergyMeter;
 use crate::sysfs::SysfsRoot;
 
@@ -78,6 +80,10 @@ pub enum lvp_result {
     LVP_RESULT_JOURNAL = 7111,
     /// A change failed and so did its rollback.
     LVP_RESULT_ROLLBACK_FAILED = 7112,
+    /// The process to count does not exist (any more).
+    LVP_RESULT_NO_SUCH_PROCESS = 7113,
+    /// No domain of that id is being accounted.
+    LVP_RESULT_NO_SUCH_DOMAIN = 7114,
 }
 
 /// Knob classes for [`lvp_host_restore`].
@@ -437,6 +443,8 @@ pub unsafe extern "C" fn lvp_result_describe(
             7110 => "the value did not take effect",
             7111 => "original-state journal error",
             7112 => "rollback failed",
+            7113 => "no such process",
+            7114 => "no such domain",
             _ => "unknown result code",
         };
         // SAFETY: forwarded contract.
@@ -1264,6 +1272,306 @@ pub unsafe extern "C" fn lvp_energy_meter_read(
         })?;
         // SAFETY: out_uj is non-NULL and valid.
         unsafe { *out_uj = r.total_uj };
+        Ok(())
+    })
+}
+
+/// The weight that splits energy among domains.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum lvp_weight {
+    /// Cycles where the host can count them, else CPU time (as input), or
+    /// "not decided yet" (as output, before the first domain).
+    LVP_WEIGHT_AUTO = 0,
+    /// CPU cycles (hardware PMU).
+    LVP_WEIGHT_CYCLES = 1,
+    /// CPU time in nanoseconds.
+    LVP_WEIGHT_CPU_TIME = 2,
+}
+
+/// Per-domain energy accounting. Opaque.
+pub struct lvp_accountant {
+    _private: [u8; 0],
+}
+
+fn weight_out(k: Option<crate::perf::WeightKind>) -> lvp_weight {
+    match k {
+        Some(crate::perf::WeightKind::Cycles) => lvp_weight::LVP_WEIGHT_CYCLES,
+        Some(crate::perf::WeightKind::CpuTimeNs) => lvp_weight::LVP_WEIGHT_CPU_TIME,
+        None => lvp_weight::LVP_WEIGHT_AUTO,
+    }
+}
+
+/// # Safety
+/// `acc` is NULL or live.
+unsafe fn acc_ref<'a>(acc: *const lvp_accountant) -> Result<&'a Mutex<Accountant>, lvp_result> {
+    // SAFETY: forwarded contract.
+    unsafe { handle(acc.cast::<Mutex<Accountant>>(), "accountant") }
+}
+
+fn no_domain(id: &str) -> lvp_result {
+    fail(
+        lvp_result::LVP_RESULT_NO_SUCH_DOMAIN,
+        format!("no accounted domain '{}'", crate::error::shorten(id)),
+    )
+}
+
+/// Starts per-domain energy accounting over the host's readable RAPL
+/// zones. Free with [`lvp_accountant_free`].
+///
+/// # Safety
+/// `host` is live; `out` is valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_new(
+    host: *const lvp_host,
+    weight: lvp_weight,
+    out: *mut *mut lvp_accountant,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let host = unsafe { host_ref(host) }?;
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        let pref = match weight {
+            lvp_weight::LVP_WEIGHT_AUTO => WeightPreference::Auto,
+            lvp_weight::LVP_WEIGHT_CYCLES => WeightPreference::Cycles,
+            lvp_weight::LVP_WEIGHT_CPU_TIME => WeightPreference::CpuTime,
+        };
+        let acc = Accountant::new(host.sysfs(), pref).map_err(lib_err)?;
+        // SAFETY: out is non-NULL and valid.
+        unsafe { *out = Box::into_raw(Box::new(Mutex::new(acc))).cast::<lvp_accountant>() };
+        Ok(())
+    })
+}
+
+/// Frees an accountant and closes its counters; NULL is fine.
+///
+/// # Safety
+/// `acc` is NULL or from [`lvp_accountant_new`], not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_free(acc: *mut lvp_accountant) {
+    guard(|| {
+        if !acc.is_null() {
+            // SAFETY: allocated by lvp_accountant_new.
+            drop(unsafe { Box::from_raw(acc.cast::<Mutex<Accountant>>()) });
+        }
+        Ok(())
+    });
+}
+
+/// Starts accounting domain `id` (e.g. its UUID) whose QEMU process is
+/// `pid`, counting all its threads, existing ones included. `out_weight`
+/// (may be NULL) receives the weight in use.
+///
+/// # Safety
+/// `acc` is live; `id` NUL-terminated; `out_weight` NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_add_domain(
+    acc: *const lvp_accountant,
+    id: *const c_char,
+    pid: i32,
+    out_weight: *mut lvp_weight,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { acc_ref(acc) }?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?;
+        let kind = acc
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .add_domain(id, pid)
+            .map_err(lib_err)?;
+        if !out_weight.is_null() {
+            // SAFETY: non-NULL and valid per the contract.
+            unsafe { *out_weight = weight_out(Some(kind)) };
+        }
+        Ok(())
+    })
+}
+
+/// Stops accounting `id` (its last weight counts in the next tick); its
+/// energy stays readable.
+///
+/// # Safety
+/// `acc` is live; `id` NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_remove_domain(
+    acc: *const lvp_accountant,
+    id: *const c_char,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { acc_ref(acc) }?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?;
+        let mut a = acc.lock().unwrap_or_else(|p| p.into_inner());
+        if a.domain_weight(id).is_none() {
+            return Err(no_domain(id));
+        }
+        a.remove_domain(id).map_err(lib_err)
+    })
+}
+
+/// One accounting interval: reads every zone's energy and every domain's
+/// weight and attributes the energy.
+///
+/// # Safety
+/// `acc` is live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_tick(acc: *const lvp_accountant) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { acc_ref(acc) }?;
+        acc.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .tick()
+            .map(drop)
+            .map_err(lib_err)
+    })
+}
+
+/// Energy attributed to domain `id` in `zone` since it was added, µJ.
+///
+/// # Safety
+/// `acc` is live; strings NUL-terminated; `out_uj` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_domain_energy(
+    acc: *const lvp_accountant,
+    id: *const c_char,
+    zone: *const c_char,
+    out_uj: *mut u64,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { acc_ref(acc) }?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?;
+        // SAFETY: forwarded contract.
+        let zone = unsafe { str_arg(zone, "zone") }?;
+        if out_uj.is_null() {
+            return Err(null("out_uj"));
+        }
+        let a = acc.lock().unwrap_or_else(|p| p.into_inner());
+        if !a.zones().any(|z| z == zone) {
+            let keys: Vec<&str> = a.zones().collect();
+            return Err(lib_err(Error::invalid(
+                "RAPL zone",
+                zone,
+                format!("one of the accounted zones: {}", keys.join(", ")),
+            )));
+        }
+        // Before the first tick a known domain has 0 µJ.
+        let uj = match a.domain_energy_uj(id, zone) {
+            Some(v) => v,
+            None if a.domain_weight(id).is_some() => 0,
+            None => return Err(no_domain(id)),
+        };
+        // SAFETY: out_uj is non-NULL and valid.
+        unsafe { *out_uj = uj };
+        Ok(())
+    })
+}
+
+/// The domain's last raw weight (cycles or CPU nanoseconds, see
+/// [`lvp_accountant_weight_kind`]).
+///
+/// # Safety
+/// `acc` is live; `id` NUL-terminated; `out_weight` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_domain_weight(
+    acc: *const lvp_accountant,
+    id: *const c_char,
+    out_weight: *mut u64,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { acc_ref(acc) }?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?;
+        if out_weight.is_null() {
+            return Err(null("out_weight"));
+        }
+        let w = acc
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .domain_weight(id)
+            .ok_or_else(|| no_domain(id))?;
+        // SAFETY: out_weight is non-NULL and valid.
+        unsafe { *out_weight = w };
+        Ok(())
+    })
+}
+
+/// Energy of `zone` measured since the first tick (`what` 0) or left
+/// unattributed (`what` 1), µJ.
+///
+/// # Safety
+/// `acc` is live; `zone` NUL-terminated; `out_uj` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_zone_energy(
+    acc: *const lvp_accountant,
+    zone: *const c_char,
+    what: u32,
+    out_uj: *mut u64,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { acc_ref(acc) }?;
+        // SAFETY: forwarded contract.
+        let zone = unsafe { str_arg(zone, "zone") }?;
+        if out_uj.is_null() {
+            return Err(null("out_uj"));
+        }
+        let a = acc.lock().unwrap_or_else(|p| p.into_inner());
+        if !a.zones().any(|z| z == zone) {
+            let keys: Vec<&str> = a.zones().collect();
+            return Err(lib_err(Error::invalid(
+                "RAPL zone",
+                zone,
+                format!("one of the accounted zones: {}", keys.join(", ")),
+            )));
+        }
+        let v = match what {
+            0 => a.measured_uj(zone),
+            1 => a.unattributed_uj(zone),
+            _ => {
+                return Err(lib_err(Error::invalid(
+                    "zone energy selector",
+                    what.to_string(),
+                    "0 (measured) or 1 (unattributed)",
+                )));
+            }
+        };
+        // SAFETY: out_uj is non-NULL and valid.
+        unsafe { *out_uj = v.unwrap_or(0) };
+        Ok(())
+    })
+}
+
+/// The weight in use and the number of perf file descriptors held.
+///
+/// # Safety
+/// `acc` is live; out pointers valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_info(
+    acc: *const lvp_accountant,
+    out_weight: *mut lvp_weight,
+    out_fds: *mut usize,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { acc_ref(acc) }?;
+        if out_weight.is_null() || out_fds.is_null() {
+            return Err(null("out pointer"));
+        }
+        let a = acc.lock().unwrap_or_else(|p| p.into_inner());
+        // SAFETY: both non-NULL and valid.
+        unsafe {
+            *out_weight = weight_out(a.weight_kind());
+            *out_fds = a.fd_count();
+        }
         Ok(())
     })
 }

@@ -8,6 +8,7 @@
 //! The sysfs root is given to constructors ([`sysfs::SysfsRoot::new`]) or
 //! taken from `LIBVIRT_POWER_SYSFS_ROOT` ([`sysfs::SysfsRoot::from_env`]).
 
+pub mod accounting;
 pub mod attribution;
 pub mod cpufreq;
 pub mod cpulist;

@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "libvirt_power.h"
 
@@ -240,6 +243,61 @@ int main(int argc, char **argv)
     CHECK(lvp_energy_meter_read(meter, "gpu", &uj) == LVP_RESULT_INVALID_ARGUMENT, "zone gpu");
     CHECK(lvp_energy_meter_read(meter, "package-0", NULL) == LVP_RESULT_NULL_PARAMETER, "NULL out");
     lvp_energy_meter_free(meter);
+
+    /* Per-domain accounting with two real processes: one spins, one sleeps. */
+    {
+        lvp_accountant *acc = NULL;
+        lvp_weight weight = LVP_WEIGHT_AUTO;
+        uint64_t b = 0, idle_uj = 0, measured = 0, unattributed = 0, w = 0;
+        size_t fds = 0;
+        pid_t busy = fork();
+        pid_t idle;
+        if (busy == 0)
+            for (;;) {}
+        idle = fork();
+        if (idle == 0) {
+            pause();
+            _exit(0);
+        }
+        CHECK(lvp_accountant_new(host, LVP_WEIGHT_AUTO, &acc) == LVP_RESULT_OK, "%s", last_error());
+        CHECK(lvp_accountant_info(acc, &weight, &fds) == LVP_RESULT_OK && weight == LVP_WEIGHT_AUTO && fds == 0,
+              "info before");
+        CHECK(lvp_accountant_add_domain(acc, "busy-vm", busy, &weight) == LVP_RESULT_OK &&
+              weight != LVP_WEIGHT_AUTO, "%s", last_error());
+        CHECK(lvp_accountant_add_domain(acc, "idle-vm", idle, NULL) == LVP_RESULT_OK, "%s", last_error());
+        CHECK(lvp_accountant_add_domain(acc, "ghost", 0x7ffffff0, NULL) == LVP_RESULT_NO_SUCH_PROCESS, "%s",
+              last_error());
+        CHECK(lvp_accountant_domain_energy(acc, "busy-vm", "package-0", &b) == LVP_RESULT_OK && b == 0, "before tick");
+        CHECK(lvp_accountant_tick(acc) == LVP_RESULT_OK, "%s", last_error());
+        usleep(400000);
+        write_file(root, "class/powercap/intel-rapl:0/energy_uj", "50000150");
+        CHECK(lvp_accountant_tick(acc) == LVP_RESULT_OK, "%s", last_error());
+        CHECK(lvp_accountant_domain_energy(acc, "busy-vm", "package-0", &b) == LVP_RESULT_OK, "%s", last_error());
+        CHECK(lvp_accountant_domain_energy(acc, "idle-vm", "package-0", &idle_uj) == LVP_RESULT_OK, "%s",
+              last_error());
+        CHECK(lvp_accountant_zone_energy(acc, "package-0", 0, &measured) == LVP_RESULT_OK && measured == 50000000,
+              "measured %" PRIu64, measured);
+        CHECK(lvp_accountant_zone_energy(acc, "package-0", 1, &unattributed) == LVP_RESULT_OK, "%s", last_error());
+        CHECK(b + idle_uj + unattributed == measured, "conservation %" PRIu64 " + %" PRIu64 " + %" PRIu64,
+              b, idle_uj, unattributed);
+        CHECK(b > 0 && b * 10 >= (b + idle_uj) * 9, "busy %" PRIu64 " idle %" PRIu64, b, idle_uj);
+        CHECK(lvp_accountant_domain_weight(acc, "busy-vm", &w) == LVP_RESULT_OK && w > 0, "weight %" PRIu64, w);
+        CHECK(lvp_accountant_info(acc, &weight, &fds) == LVP_RESULT_OK && fds >= 2, "fds %zu", fds);
+        CHECK(lvp_accountant_domain_energy(acc, "nope", "package-0", &b) == LVP_RESULT_NO_SUCH_DOMAIN, "nope");
+        CHECK(lvp_accountant_domain_energy(acc, "busy-vm", "gpu", &b) == LVP_RESULT_INVALID_ARGUMENT, "gpu");
+        CHECK(lvp_accountant_zone_energy(acc, "package-0", 7, &b) == LVP_RESULT_INVALID_ARGUMENT, "selector");
+        CHECK(lvp_accountant_remove_domain(acc, "busy-vm") == LVP_RESULT_OK, "%s", last_error());
+        CHECK(lvp_accountant_remove_domain(acc, "idle-vm") == LVP_RESULT_OK, "%s", last_error());
+        CHECK(lvp_accountant_remove_domain(acc, "idle-vm") == LVP_RESULT_NO_SUCH_DOMAIN, "twice");
+        CHECK(lvp_accountant_tick(acc) == LVP_RESULT_OK, "%s", last_error());
+        CHECK(lvp_accountant_info(acc, &weight, &fds) == LVP_RESULT_OK && fds == 0, "fds after %zu", fds);
+        lvp_accountant_free(acc);
+        lvp_accountant_free(NULL);
+        kill(busy, SIGKILL);
+        kill(idle, SIGKILL);
+        waitpid(busy, NULL, 0);
+        waitpid(idle, NULL, 0);
+    }
 
     /* Restore: first one knob, then everything. */
     CHECK(lvp_host_restore(host, NULL, LVP_KNOB_TURBO, NULL, 0, &report) == LVP_RESULT_OK, "%s", last_error());

@@ -437,6 +437,34 @@ fn energy(h: &Host, interval: f64, count: u32) -> Result<(), String> {
     Ok(())
 }
 
+/// Contents of every file of a tree except the two the simulator keeps
+/// moving (`energy_uj`, `scaling_cur_freq`).
+fn knob_files(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in rd.flatten() {
+            let p = entry.path();
+            let Ok(md) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if md.is_dir() {
+                stack.push(p);
+            } else if md.is_file() && name != "energy_uj" && name != "scaling_cur_freq" {
+                out.insert(
+                    p.display().to_string(),
+                    std::fs::read(&p).unwrap_or_default(),
+                );
+            }
+        }
+    }
+    out
+}
+
 fn step(title: &str) {
     println!("\n== {title}");
 }
@@ -491,6 +519,7 @@ fn tour(preset: &str, dir: Option<&Path>) -> Result<(), String> {
         );
     }
 
+    let before = knob_files(&root);
     let o = SetOptions::default();
     step("set the governor of CPUs 0-3 to performance");
     print_report(
@@ -498,29 +527,49 @@ fn tour(preset: &str, dir: Option<&Path>) -> Result<(), String> {
             .map_err(e)?,
     );
     step("pin CPU 0 at 2 GHz (switching to userspace), siblings included");
-    let r = h
-        .set_frequency(
-            &CpuSelection::parse("0").map_err(e)?,
-            2_000_000,
-            SetOptions {
-                switch_governor: true,
-                include_siblings: true,
-                ..o
-            },
-        )
-        .map_err(e)?;
-    print_report(&r);
-    step("cap package-0 at 95 W over 1 s");
-    print_report(
-        &h.set_rapl_limit(
-            "package-0",
-            "long_term",
-            Some(95_000_000),
-            Some(1_000_000),
-            o,
-        )
-        .map_err(e)?,
+    let pin = h.set_frequency(
+        &CpuSelection::parse("0").map_err(e)?,
+        2_000_000,
+        SetOptions {
+            switch_governor: true,
+            include_siblings: true,
+            ..o
+        },
     );
+    match pin {
+        Ok(r) => print_report(&r),
+        Err(err) => {
+            println!("not on this host: {err}");
+            step("so cap CPUs 0-3 between 1 and 2 GHz instead");
+            print_report(
+                &h.set_frequency_limits(
+                    &CpuSelection::parse("0-3").map_err(e)?,
+                    Some(1_000_000),
+                    Some(2_000_000),
+                    o,
+                )
+                .map_err(e)?,
+            );
+        }
+    }
+    let snap = h.snapshot().map_err(e)?;
+    if let Some((zone, c)) = snap
+        .zones
+        .iter()
+        .find_map(|z| Some((z, z.constraint("long_term")?)))
+    {
+        let cap = c.ceiling_uw() / 10 * 8;
+        step(&format!(
+            "cap {} at 80 % of its ceiling ({:.1} W) over 1 s",
+            zone.key,
+            cap as f64 / 1e6
+        ));
+        let window = c.time_window_us.map(|_| 1_000_000);
+        print_report(
+            &h.set_rapl_limit(&zone.key, "long_term", Some(cap), window, o)
+                .map_err(e)?,
+        );
+    }
 
     step("bad input is refused and the host is left as it was");
     let bad: Vec<(&str, libvirt_power::Result<SetReport>)> = vec![
@@ -580,6 +629,21 @@ fn tour(preset: &str, dir: Option<&Path>) -> Result<(), String> {
     print_report(&h.restore(&RestoreScope::default(), o).map_err(e)?);
     sim::settle(&root).map_err(|e| e.to_string())?;
     print_snapshot(&h.snapshot().map_err(e)?);
+    let after = knob_files(&root);
+    if after != before {
+        let differ: Vec<&String> = after
+            .keys()
+            .filter(|k| after.get(*k) != before.get(*k))
+            .collect();
+        return Err(format!(
+            "tour: restore left {} files changed: {differ:?}",
+            differ.len()
+        ));
+    }
+    println!(
+        "\nrestored byte for byte: {} knob files compared",
+        after.len()
+    );
     if dir.is_none() {
         let _ = std::fs::remove_dir_all(&tmp);
     }

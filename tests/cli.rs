@@ -108,3 +108,22 @@ fn errors_name_the_bad_value() {
         text(&out)
     );
 }
+
+#[test]
+fn the_tour_runs_on_every_preset_and_restores_every_byte() {
+    for preset in [
+        "acpi-cpufreq",
+        "intel-pstate-active",
+        "intel-pstate-passive",
+        "amd-pstate-epp",
+        "two-socket",
+        "bios-locked",
+        "large",
+    ] {
+        let out = vp().args(["tour", "--preset", preset]).output().unwrap();
+        let t = text(&out);
+        assert!(out.status.success(), "{preset}: {t}");
+        assert!(t.contains("restored byte for byte"), "{preset}: {t}");
+        assert!(t.contains("invalid governor 'turbo'"), "{preset}: {t}");
+    }
+}

@@ -111,15 +111,7 @@ fn errors_name_the_bad_value() {
 
 #[test]
 fn the_tour_runs_on_every_preset_and_restores_every_byte() {
-    for preset in [
-        "acpi-cpufreq",
-        "intel-pstate-active",
-        "intel-pstate-passive",
-        "amd-pstate-epp",
-        "two-socket",
-        "bios-locked",
-        "large",
-    ] {
+    for preset in libvirt_power::sim::PRESETS {
         let out = vp().args(["tour", "--preset", preset]).output().unwrap();
         let t = text(&out);
         assert!(out.status.success(), "{preset}: {t}");

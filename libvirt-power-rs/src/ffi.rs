@@ -392,14 +392,34 @@ fn name_field(s: &str) -> [c_char; LVP_NAME_MAX] {
     out
 }
 
+/// Moves `value` to the heap and stores it, as handle type `H`, in `out`.
+///
+/// # Safety
+/// `out` is valid for a write.
+unsafe fn give_box<T, H>(value: T, out: *mut *mut H) {
+    // SAFETY: out is valid per the contract; the box is freed by free_box.
+    unsafe { *out = Box::into_raw(Box::new(value)).cast::<H>() };
+}
+
+/// Frees a handle made by [`give_box`] with the same `T`; NULL is fine.
+///
+/// # Safety
+/// `p` is NULL or from `give_box::<T, H>`, not used afterwards.
+unsafe fn free_box<T, H>(p: *mut H) {
+    if !p.is_null() {
+        // SAFETY: p came from Box::into_raw of a T (contract).
+        drop(unsafe { Box::from_raw(p.cast::<T>()) });
+    }
+}
+
 /// Stores a report in `report_out` if the caller asked for one.
 ///
 /// # Safety
 /// `report_out` is NULL or valid for a write.
 unsafe fn give_report(report: SetReport, report_out: *mut *mut lvp_report) {
     if !report_out.is_null() {
-        // SAFETY: non-NULL and valid per the contract.
-        unsafe { *report_out = Box::into_raw(Box::new(report)).cast::<lvp_report>() };
+        // SAFETY: report_out is non-NULL and valid.
+        unsafe { give_box(report, report_out) };
     }
 }
 
@@ -492,7 +512,7 @@ pub unsafe extern "C" fn lvp_host_new(
         let sysfs = root.map_or_else(SysfsRoot::from_env, SysfsRoot::new);
         let host = Host::new(sysfs, state.map(PathBuf::from)).map_err(lib_err)?;
         // SAFETY: out is non-NULL and valid.
-        unsafe { *out = Box::into_raw(Box::new(host)).cast::<lvp_host>() };
+        unsafe { give_box(host, out) };
         Ok(())
     })
 }
@@ -504,10 +524,8 @@ pub unsafe extern "C" fn lvp_host_new(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lvp_host_free(host: *mut lvp_host) {
     guard(|| {
-        if !host.is_null() {
-            // SAFETY: allocated by lvp_host_new as Box<Host>.
-            drop(unsafe { Box::from_raw(host.cast::<Host>()) });
-        }
+        // SAFETY: host is NULL or from give_box::<Host, _>.
+        unsafe { free_box::<Host, _>(host) };
         Ok(())
     });
 }
@@ -824,10 +842,8 @@ pub unsafe extern "C" fn lvp_host_restore(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lvp_report_free(report: *mut lvp_report) {
     guard(|| {
-        if !report.is_null() {
-            // SAFETY: allocated by give_report as Box<SetReport>.
-            drop(unsafe { Box::from_raw(report.cast::<SetReport>()) });
-        }
+        // SAFETY: report is NULL or from give_box::<SetReport, _>.
+        unsafe { free_box::<SetReport, _>(report) };
         Ok(())
     });
 }
@@ -923,7 +939,7 @@ pub unsafe extern "C" fn lvp_host_snapshot(
         }
         let snap = host.snapshot().map_err(lib_err)?;
         // SAFETY: out is non-NULL and valid.
-        unsafe { *out = Box::into_raw(Box::new(snap)).cast::<lvp_snapshot>() };
+        unsafe { give_box(snap, out) };
         Ok(())
     })
 }
@@ -935,10 +951,8 @@ pub unsafe extern "C" fn lvp_host_snapshot(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lvp_snapshot_free(snap: *mut lvp_snapshot) {
     guard(|| {
-        if !snap.is_null() {
-            // SAFETY: allocated by lvp_host_snapshot as Box<Snapshot>.
-            drop(unsafe { Box::from_raw(snap.cast::<Snapshot>()) });
-        }
+        // SAFETY: snap is NULL or from give_box::<Snapshot, _>.
+        unsafe { free_box::<Snapshot, _>(snap) };
         Ok(())
     });
 }
@@ -1221,7 +1235,7 @@ pub unsafe extern "C" fn lvp_energy_meter_new(
         }
         let m = EnergyMeter::new(host.sysfs()).map_err(lib_err)?;
         // SAFETY: out is non-NULL and valid.
-        unsafe { *out = Box::into_raw(Box::new(Mutex::new(m))).cast::<lvp_energy_meter>() };
+        unsafe { give_box(Mutex::new(m), out) };
         Ok(())
     })
 }
@@ -1233,10 +1247,8 @@ pub unsafe extern "C" fn lvp_energy_meter_new(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lvp_energy_meter_free(meter: *mut lvp_energy_meter) {
     guard(|| {
-        if !meter.is_null() {
-            // SAFETY: allocated by lvp_energy_meter_new.
-            drop(unsafe { Box::from_raw(meter.cast::<Mutex<EnergyMeter>>()) });
-        }
+        // SAFETY: meter is NULL or from give_box::<Mutex<EnergyMeter>, _>.
+        unsafe { free_box::<Mutex<EnergyMeter>, _>(meter) };
         Ok(())
     });
 }
@@ -1340,7 +1352,7 @@ pub unsafe extern "C" fn lvp_accountant_new(
         };
         let acc = Accountant::new(host.sysfs(), pref).map_err(lib_err)?;
         // SAFETY: out is non-NULL and valid.
-        unsafe { *out = Box::into_raw(Box::new(Mutex::new(acc))).cast::<lvp_accountant>() };
+        unsafe { give_box(Mutex::new(acc), out) };
         Ok(())
     })
 }
@@ -1352,10 +1364,8 @@ pub unsafe extern "C" fn lvp_accountant_new(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lvp_accountant_free(acc: *mut lvp_accountant) {
     guard(|| {
-        if !acc.is_null() {
-            // SAFETY: allocated by lvp_accountant_new.
-            drop(unsafe { Box::from_raw(acc.cast::<Mutex<Accountant>>()) });
-        }
+        // SAFETY: acc is NULL or from give_box::<Mutex<Accountant>, _>.
+        unsafe { free_box::<Mutex<Accountant>, _>(acc) };
         Ok(())
     });
 }

@@ -6,6 +6,8 @@
 //! libvirt; today the tool works on the host's sysfs directly: `show`,
 //! `set`, `restore`, `energy`, `sim` and `tour`.
 
+mod simfs;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -191,6 +193,14 @@ enum SimCmd {
         /// Stop after this many seconds (default: run until killed)
         #[arg(long)]
         seconds: Option<f64>,
+    },
+    /// Mount a simulated tree through FUSE with the kernel's write semantics
+    /// (validation, clamping, EINVAL/EBUSY/EAGAIN/EACCES), in the foreground
+    Mount {
+        /// Simulated tree (from `sim create`) that stores the values
+        backing: PathBuf,
+        /// Empty directory to mount on
+        mountpoint: PathBuf,
     },
 }
 
@@ -406,6 +416,12 @@ fn run() -> Result<(), String> {
                 })
                 .map_err(|err| format!("{}: {err}", dir.display()))?;
         }
+        Cmd::Sim {
+            cmd: SimCmd::Mount {
+                backing,
+                mountpoint,
+            },
+        } => simfs::mount(&backing, &mountpoint)?,
         Cmd::Tour { preset, dir } => tour(&preset, dir.as_deref())?,
     }
     Ok(())

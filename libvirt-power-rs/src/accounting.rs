@@ -45,7 +45,7 @@ pub struct Accountant {
 }
 
 fn host_busy_ns() -> Option<u64> {
-    crate::sim::proc_stat_jiffies()
+    crate::topology::proc_stat_jiffies()
         .ok()
         .map(|(busy, _)| busy.saturating_mul(NS_PER_TICK))
 }

@@ -599,20 +599,6 @@ pub struct PowerModel {
     pub tdp_w: f64,
 }
 
-/// Reads this machine's aggregate CPU busy/total jiffies from `/proc/stat`.
-pub fn proc_stat_jiffies() -> io::Result<(u64, u64)> {
-    let text = fs::read_to_string("/proc/stat")?;
-    let line = text.lines().next().unwrap_or_default();
-    let vals: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    let total: u64 = vals.iter().take(8).sum();
-    let idle = vals.get(3).copied().unwrap_or(0) + vals.get(4).copied().unwrap_or(0);
-    Ok((total.saturating_sub(idle), total))
-}
-
 /// Advances a simulated tree's counters from real load.
 #[derive(Debug)]
 pub struct Runner {
@@ -631,7 +617,7 @@ impl Runner {
         Ok(Runner {
             root: root.to_owned(),
             model: PowerModel { tdp_w },
-            last: proc_stat_jiffies()?,
+            last: crate::topology::proc_stat_jiffies()?,
             last_at: Instant::now(),
         })
     }
@@ -639,7 +625,7 @@ impl Runner {
     /// One step: measures utilisation since the last step and adds the
     /// energy of the elapsed time. Returns the utilisation used.
     pub fn tick(&mut self) -> io::Result<f64> {
-        let now = proc_stat_jiffies()?;
+        let now = crate::topology::proc_stat_jiffies()?;
         let dt = self.last_at.elapsed();
         self.last_at = Instant::now();
         let busy = now.0.saturating_sub(self.last.0) as f64;

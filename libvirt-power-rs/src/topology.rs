@@ -2,6 +2,7 @@
 //! CPU topology: online CPUs, package/die/core ids and SMT siblings.
 
 use std::collections::BTreeSet;
+use std::io;
 
 use crate::cpulist::parse_cpulist;
 use crate::error::{Error, Result};
@@ -89,4 +90,18 @@ impl Topology {
     pub fn packages(&self) -> BTreeSet<u32> {
         self.cpus.iter().filter_map(|c| c.package).collect()
     }
+}
+
+/// Reads this machine's aggregate CPU busy/total jiffies from `/proc/stat`.
+pub fn proc_stat_jiffies() -> io::Result<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/stat")?;
+    let line = text.lines().next().unwrap_or_default();
+    let vals: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let total: u64 = vals.iter().take(8).sum();
+    let idle = vals.get(3).copied().unwrap_or(0) + vals.get(4).copied().unwrap_or(0);
+    Ok((total.saturating_sub(idle), total))
 }

@@ -47,51 +47,21 @@ fn restore_in_a_new_process() {
     assert!(ok, "{out}");
     let original = snapshot(&root);
 
+    // `virt-power set --sysfs R --state-dir S ARGS...`, a new process each.
+    let set = |args: &[&str]| {
+        let mut all = vec!["set", "--sysfs", r, "--state-dir", s];
+        all.extend_from_slice(args);
+        virt_power(&all)
+    };
+
     // First process: several changes, then it exits.
     for args in [
-        vec![
-            "set",
-            "--sysfs",
-            r,
-            "--state-dir",
-            s,
-            "governor",
-            "0-3",
-            "performance",
-        ],
-        vec!["set", "--sysfs", r, "--state-dir", s, "epp", "4-7", "power"],
-        vec![
-            "set",
-            "--sysfs",
-            r,
-            "--state-dir",
-            s,
-            "limits",
-            "all",
-            "--min",
-            "1GHz",
-            "--max",
-            "3.2GHz",
-        ],
-        vec!["set", "--sysfs", r, "--state-dir", s, "turbo", "off"],
-        vec![
-            "set",
-            "--sysfs",
-            r,
-            "--state-dir",
-            s,
-            "perf-pct",
-            "--min",
-            "30",
-            "--max",
-            "70",
-        ],
-        vec![
-            "set",
-            "--sysfs",
-            r,
-            "--state-dir",
-            s,
+        &["governor", "0-3", "performance"][..],
+        &["epp", "4-7", "power"],
+        &["limits", "all", "--min", "1GHz", "--max", "3.2GHz"],
+        &["turbo", "off"],
+        &["perf-pct", "--min", "30", "--max", "70"],
+        &[
             "rapl-limit",
             "package-0",
             "long_term",
@@ -100,12 +70,7 @@ fn restore_in_a_new_process() {
             "--window",
             "1s",
         ],
-        vec![
-            "set",
-            "--sysfs",
-            r,
-            "--state-dir",
-            s,
+        &[
             "rapl-limit",
             "mmio:package-0",
             "short_term",
@@ -113,25 +78,14 @@ fn restore_in_a_new_process() {
             "30W",
         ],
     ] {
-        let (ok, out) = virt_power(&args);
+        let (ok, out) = set(args);
         assert!(ok, "{args:?}: {out}");
     }
     assert_ne!(snapshot(&root), original);
 
     // A refused change in between leaves everything as it was.
     let before = snapshot(&root);
-    let (ok, out) = virt_power(&[
-        "set",
-        "--sysfs",
-        r,
-        "--state-dir",
-        s,
-        "rapl-limit",
-        "package-0",
-        "long_term",
-        "--power",
-        "29W",
-    ]);
+    let (ok, out) = set(&["rapl-limit", "package-0", "long_term", "--power", "29W"]);
     assert!(
         !ok && out.contains("invalid power limit '29000000 uW': 1 to 28000000 uW"),
         "{out}"

@@ -465,6 +465,18 @@ lvp_result lvp_last_error_message(char *buf, size_t len, size_t *out_n);
 lvp_result lvp_host_new(const char *sysfs_root, const char *state_dir, struct lvp_host **out);
 
 /*
+ Creates a simulated host tree (see the `sim` module) in `dir`, which
+ must be missing or empty: preset `preset` (NULL means `acpi-cpufreq`),
+ `cpus` CPUs where the preset lets the count vary (0: its default).
+ libvirt's test driver uses it to give `test:///` connections a host
+ whose power settings can be changed without root.
+
+ # Safety
+ `dir` and `preset` are NULL or NUL-terminated.
+ */
+lvp_result lvp_sim_create(const char *dir, const char *preset, uint32_t cpus);
+
+/*
  Frees a host; NULL is fine.
 
  # Safety

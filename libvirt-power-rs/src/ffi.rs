@@ -517,6 +517,45 @@ pub unsafe extern "C" fn lvp_host_new(
     })
 }
 
+/// Creates a simulated host tree (see the `sim` module) in `dir`, which
+/// must be missing or empty: preset `preset` (NULL means `acpi-cpufreq`),
+/// `cpus` CPUs where the preset lets the count vary (0: its default).
+/// libvirt's test driver uses it to give `test:///` connections a host
+/// whose power settings can be changed without root.
+///
+/// # Safety
+/// `dir` and `preset` are NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_sim_create(
+    dir: *const c_char,
+    preset: *const c_char,
+    cpus: u32,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let dir = unsafe { str_arg(dir, "dir") }?;
+        // SAFETY: forwarded contract.
+        let preset = unsafe { opt_str_arg(preset, "preset") }?.unwrap_or("acpi-cpufreq");
+        let spec =
+            crate::sim::SimSpec::preset(preset, (cpus > 0).then_some(cpus)).ok_or_else(|| {
+                lib_err(Error::invalid(
+                    "simulated host preset",
+                    preset,
+                    crate::sim::PRESETS.join(", "),
+                ))
+            })?;
+        let root = std::path::Path::new(dir);
+        crate::sim::generate(root, &spec)
+            .and_then(|()| crate::sim::settle(root))
+            .map_err(|e| {
+                lib_err(Error::Io {
+                    path: root.to_path_buf(),
+                    source: e,
+                })
+            })
+    })
+}
+
 /// Frees a host; NULL is fine.
 ///
 /// # Safety

@@ -59,7 +59,7 @@ pub struct power_node_set_frequency_args {
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub struct power_node_set_governor_args {
     pub cpumap: remote_string,
-    pub governor: remote_nonnull_string,
+    pub governor: remote_string,
     pub flags: u32,
 }
 

@@ -115,10 +115,15 @@ fn get_frequency_ret_round_trip() {
 #[test]
 fn set_governor_args_round_trip() {
     for cpumap in [None, Some(s("0-63"))] {
-        for governor in ["", "userspace", "performance"] {
+        for governor in [
+            None,
+            Some(s("")),
+            Some(s("userspace")),
+            Some(s("performance")),
+        ] {
             round_trip(&power_node_set_governor_args {
                 cpumap: cpumap.clone(),
-                governor: s(governor),
+                governor,
                 flags: 8,
             });
         }
@@ -208,6 +213,27 @@ fn encoding_matches_rfc_4506_by_hand() {
         flags: 0x0102_0304,
     };
     assert_eq!(to_bytes(&args).unwrap(), [0, 0, 0, 0, 1, 2, 3, 4]);
+    // A NULL governor is a 0 pointer; an empty one is present, of length 0.
+    let args = power_node_set_governor_args {
+        cpumap: None,
+        governor: None,
+        flags: 8,
+    };
+    assert_eq!(
+        to_bytes(&args).unwrap(),
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8]
+    );
+    let args = power_node_set_governor_args {
+        cpumap: Some(s("1")),
+        governor: Some(s("")),
+        flags: 0,
+    };
+    assert_eq!(
+        to_bytes(&args).unwrap(),
+        [
+            0, 0, 0, 1, 0, 0, 0, 1, b'1', 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0
+        ]
+    );
 
     // typed param: field, discriminant (VIR_TYPED_PARAM_ULLONG = 4), hyper.
     let param = p("min", Ullong(2_400_000));
@@ -277,34 +303,36 @@ fn max_length_strings_round_trip_and_one_more_byte_is_refused() {
     let max = "g".repeat(REMOTE_STRING_MAX);
     let bytes = round_trip(&power_node_set_governor_args {
         cpumap: Some(s("0")),
-        governor: s(&max),
+        governor: Some(s(&max)),
         flags: 0,
     });
-    assert_eq!(bytes.len(), 4 + 8 + 4 + REMOTE_STRING_MAX + 4);
+    assert_eq!(bytes.len(), 4 + 8 + 4 + 4 + REMOTE_STRING_MAX + 4);
     round_trip(&power_node_get_rapl_limit_ret {
         params: vec![p(&max, Str(s(&max)))],
     });
 
     let too_long = power_node_set_governor_args {
         cpumap: None,
-        governor: s(&"g".repeat(REMOTE_STRING_MAX + 1)),
+        governor: Some(s(&"g".repeat(REMOTE_STRING_MAX + 1))),
         flags: 0,
     };
     assert!(
         to_bytes(&too_long).is_err(),
         "encoded a string over the bound"
     );
-    // The same bytes written without the bound: cpumap NULL, then the string.
-    let mut bytes = vec![0, 0, 0, 0];
+    let governor = too_long.governor.as_ref().unwrap().0.as_bytes();
+    // The same bytes written without the bound: cpumap NULL, governor
+    // present, then the string.
+    let mut bytes = vec![0, 0, 0, 0, 0, 0, 0, 1];
     bytes.extend(u32::try_from(REMOTE_STRING_MAX + 1).unwrap().to_be_bytes());
-    bytes.extend(too_long.governor.0.as_bytes());
+    bytes.extend(governor);
     bytes.extend([0, 0, 0]); // padding
     bytes.extend([0, 0, 0, 0]); // flags
     assert!(from_bytes::<power_node_set_governor_args>(&bytes).is_err());
     // ... and the decoder does accept the layout one byte shorter.
-    let mut ok = vec![0, 0, 0, 0];
+    let mut ok = vec![0, 0, 0, 0, 0, 0, 0, 1];
     ok.extend(u32::try_from(REMOTE_STRING_MAX).unwrap().to_be_bytes());
-    ok.extend(&too_long.governor.0.as_bytes()[1..]);
+    ok.extend(&governor[1..]);
     ok.extend([0, 0, 0, 0]);
     assert!(from_bytes::<power_node_set_governor_args>(&ok).is_ok());
 }
@@ -436,6 +464,9 @@ fn malformed_input_is_refused() {
             "type {discriminant}"
         );
     }
+    // A pointer that is neither 0 (NULL) nor 1: cpumap NULL, governor 2.
+    let bytes = [0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0];
+    assert!(from_bytes::<power_node_set_governor_args>(&bytes).is_err());
     // A string that is not UTF-8.
     let bytes = [0, 0, 0, 2, 0xc3, 0x28, 0, 0];
     assert!(from_bytes::<remote_nonnull_string>(&bytes).is_err());

@@ -228,7 +228,7 @@ fn cases() -> Cases {
         "set_governor_args.userspace",
         power_node_set_governor_args {
             cpumap: Some(s("3")),
-            governor: s("userspace"),
+            governor: Some(s("userspace")),
             flags: 2,
         },
     );
@@ -236,7 +236,23 @@ fn cases() -> Cases {
         "set_governor_args.empty",
         power_node_set_governor_args {
             cpumap: None,
-            governor: s(""),
+            governor: Some(s("")),
+            flags: 0,
+        },
+    );
+    c.add(
+        "set_governor_args.restore_null",
+        power_node_set_governor_args {
+            cpumap: None,
+            governor: None,
+            flags: 8,
+        },
+    );
+    c.add(
+        "set_governor_args.restore_cpumap_null",
+        power_node_set_governor_args {
+            cpumap: Some(s("0-3")),
+            governor: None,
             flags: 8,
         },
     );
@@ -244,7 +260,7 @@ fn cases() -> Cases {
         "set_governor_args.max_string",
         power_node_set_governor_args {
             cpumap: None,
-            governor: long_string(REMOTE_STRING_MAX),
+            governor: Some(long_string(REMOTE_STRING_MAX)),
             flags: 0,
         },
     );
@@ -252,7 +268,7 @@ fn cases() -> Cases {
         "set_governor_args.too_long_string",
         power_node_set_governor_args {
             cpumap: None,
-            governor: long_string(REMOTE_STRING_MAX + 1),
+            governor: Some(long_string(REMOTE_STRING_MAX + 1)),
             flags: 0,
         },
     );

@@ -320,23 +320,35 @@ set_governor(void)
 {
     power_node_set_governor_args a;
     char *cpumap = "3";
+    char *governor = "userspace";
 
     memset(&a, 0, sizeof(a));
     a.cpumap = &cpumap;
-    a.governor = "userspace";
+    a.governor = &governor;
     a.flags = 2;
     EMIT("set_governor_args.userspace", power_node_set_governor_args, &a);
 
     a.cpumap = NULL;
-    a.governor = "";
-    a.flags = 8;
+    governor = "";
+    a.flags = 0;
     EMIT("set_governor_args.empty", power_node_set_governor_args, &a);
 
-    a.governor = long_string(REMOTE_STRING_MAX);
+    /* NULL governor: VIR_NODE_POWER_RESTORE (8) puts back the recorded one. */
+    a.governor = NULL;
+    a.flags = 8;
+    EMIT("set_governor_args.restore_null", power_node_set_governor_args, &a);
+
+    cpumap = "0-3";
+    a.cpumap = &cpumap;
+    EMIT("set_governor_args.restore_cpumap_null", power_node_set_governor_args, &a);
+
+    a.cpumap = NULL;
+    governor = long_string(REMOTE_STRING_MAX);
+    a.governor = &governor;
     a.flags = 0;
     EMIT("set_governor_args.max_string", power_node_set_governor_args, &a);
 
-    a.governor = long_string(REMOTE_STRING_MAX + 1);
+    governor = long_string(REMOTE_STRING_MAX + 1);
     EMIT("set_governor_args.too_long_string", power_node_set_governor_args, &a);
 }
 

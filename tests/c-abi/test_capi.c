@@ -134,6 +134,27 @@ int main(int argc, char **argv)
     CHECK(lvp_snapshot_cpu_count(NULL) == 0, "NULL snapshot count");
     CHECK(lvp_snapshot_zone_count(NULL) == 0, "NULL snapshot zone count");
 
+    /* lvp_sim_create: a fresh simulated host in a directory under the
+     * state dir; an unknown preset and a non-empty directory are refused. */
+    {
+        char simdir[4096], probe[4200];
+        FILE *fp;
+        snprintf(simdir, sizeof(simdir), "%s/sim-create", state);
+        CHECK(lvp_sim_create(NULL, NULL, 0) == LVP_RESULT_NULL_PARAMETER, "NULL dir");
+        CHECK(lvp_sim_create(simdir, "no-such-preset", 0) == LVP_RESULT_INVALID_ARGUMENT &&
+              strstr(last_error(), "no-such-preset") != NULL &&
+              strstr(last_error(), "acpi-cpufreq") != NULL, "%s", last_error());
+        CHECK(lvp_sim_create(simdir, NULL, 0) == LVP_RESULT_OK, "%s", last_error());
+        snprintf(probe, sizeof(probe), "%s/devices/system/cpu/cpu0/cpufreq/scaling_driver", simdir);
+        fp = fopen(probe, "r");
+        CHECK(fp && fgets(buf, sizeof(buf), fp) && strcmp(buf, "acpi-cpufreq\n") == 0,
+              "sim_create wrote no acpi-cpufreq tree at %s", probe);
+        if (fp)
+            fclose(fp);
+        CHECK(lvp_sim_create(simdir, NULL, 0) == LVP_RESULT_IO &&
+              strstr(last_error(), "not empty") != NULL, "%s", last_error());
+    }
+
     rc = lvp_host_new(root, state, &host);
     CHECK(rc == LVP_RESULT_OK && host, "host_new: %u %s", rc, last_error());
     if (!host)

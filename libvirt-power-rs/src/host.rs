@@ -285,12 +285,20 @@ impl Host {
 
     /// Resolves a CPU selection (adding SMT siblings if asked) and loads
     /// the policies covering it.
+    /// The CPUs and policies a setter acts on. `sibling_notes`: the caller
+    /// reports SMT siblings it left out, so the whole topology is read;
+    /// otherwise (and without `include_siblings`) only the online list is.
     fn target_policies(
         &self,
         cpus: &CpuSelection,
         opts: &SetOptions,
+        sibling_notes: bool,
     ) -> Result<(Topology, BTreeSet<u32>, Vec<Policy>)> {
-        let topo = Topology::read(&self.sysfs)?;
+        let topo = if sibling_notes || opts.include_siblings {
+            Topology::read(&self.sysfs)?
+        } else {
+            Topology::read_online(&self.sysfs)?
+        };
         let mut set = cpus.resolve(&topo.online)?;
         if opts.include_siblings {
             let extra: Vec<u32> = set
@@ -358,7 +366,7 @@ impl Host {
         opts: SetOptions,
     ) -> Result<SetReport> {
         check_name("governor", governor)?;
-        let (topo, set, policies) = self.target_policies(cpus, &opts)?;
+        let (topo, set, policies) = self.target_policies(cpus, &opts, false)?;
         let mut steps = Vec::new();
         for p in &policies {
             if !p.available_governors.iter().any(|g| g == governor) {
@@ -387,7 +395,7 @@ impl Host {
         frequency_khz: u64,
         opts: SetOptions,
     ) -> Result<SetReport> {
-        let (topo, set, policies) = self.target_policies(cpus, &opts)?;
+        let (topo, set, policies) = self.target_policies(cpus, &opts, true)?;
         let mut steps = Vec::new();
         for p in &policies {
             check_khz("frequency", frequency_khz, p)?;
@@ -443,7 +451,7 @@ impl Host {
                 "a minimum, a maximum or both",
             ));
         }
-        let (topo, set, policies) = self.target_policies(cpus, &opts)?;
+        let (topo, set, policies) = self.target_policies(cpus, &opts, true)?;
         let mut steps = Vec::new();
         for p in &policies {
             if let Some(v) = min_khz {
@@ -488,7 +496,7 @@ impl Host {
     /// Sets the energy-performance preference.
     pub fn set_epp(&self, cpus: &CpuSelection, epp: &str, opts: SetOptions) -> Result<SetReport> {
         check_name("energy performance preference", epp)?;
-        let (topo, set, policies) = self.target_policies(cpus, &opts)?;
+        let (topo, set, policies) = self.target_policies(cpus, &opts, false)?;
         let mut steps = Vec::new();
         for p in &policies {
             if p.epp.is_none() {

@@ -38,6 +38,16 @@ pub struct Topology {
 impl Topology {
     /// Reads the topology of the tree.
     pub fn read(sysfs: &SysfsRoot) -> Result<Topology> {
+        let mut topo = Self::read_online(sysfs)?;
+        topo.read_cpus(sysfs)?;
+        Ok(topo)
+    }
+
+    /// Reads only the online CPU list (one file), leaving `cpus` empty:
+    /// enough to resolve a CPU selection. Setters that need no sibling
+    /// information use it, so a change on a large host does not read the
+    /// topology files of every CPU.
+    pub fn read_online(sysfs: &SysfsRoot) -> Result<Topology> {
         let online_rel = format!("{CPU_DIR}/online");
         let online = parse_cpulist(
             &sysfs.path(&online_rel).display().to_string(),
@@ -53,8 +63,16 @@ impl Topology {
             },
             other => other,
         })?;
-        let mut cpus = Vec::with_capacity(online.len());
-        for &cpu in &online {
+        Ok(Topology {
+            online,
+            cpus: Vec::new(),
+        })
+    }
+
+    /// Fills `cpus` from the per-CPU topology files.
+    fn read_cpus(&mut self, sysfs: &SysfsRoot) -> Result<()> {
+        let mut cpus = Vec::with_capacity(self.online.len());
+        for &cpu in &self.online {
             let t = format!("{CPU_DIR}/cpu{cpu}/topology");
             let id = |name: &str| -> Result<Option<u32>> {
                 Ok(sysfs
@@ -78,7 +96,8 @@ impl Topology {
                 siblings,
             });
         }
-        Ok(Topology { online, cpus })
+        self.cpus = cpus;
+        Ok(())
     }
 
     /// The topology of one CPU.

@@ -7,3 +7,4 @@
 #[path = "../../libvirt-power-rs/tests/common/mod.rs"]
 pub mod common;
 pub mod daemon;
+pub mod guests;

@@ -83,20 +83,7 @@ impl Policy {
                 .map(|s| s.split_whitespace().map(str::to_owned).collect())
                 .unwrap_or_default())
         };
-        // related_cpus / affected_cpus are space-separated numbers.
-        let cpus = |name: &str| -> Result<BTreeSet<u32>> {
-            let rel = f(name);
-            let text = sysfs.read(&rel)?;
-            text.split_whitespace()
-                .map(|t| {
-                    t.parse::<u32>().map_err(|_| Error::Parse {
-                        path: sysfs.path(&rel),
-                        content: crate::error::shorten(&text),
-                        reason: "not a space-separated CPU number list".into(),
-                    })
-                })
-                .collect()
-        };
+        let cpus = |name: &str| read_cpu_numbers(sysfs, &f(name));
         let mut available_frequencies_khz = Vec::new();
         for tok in list("scaling_available_frequencies")? {
             available_frequencies_khz.push(crate::sysfs::parse_u64(
@@ -240,6 +227,14 @@ impl Cpufreq {
 /// on large hosts). The policy of a CPU is found through `cpuN/cpufreq`,
 /// which the kernel links to its policy directory.
 pub fn policies_for(sysfs: &SysfsRoot, cpus: &BTreeSet<u32>) -> Result<Vec<Policy>> {
+    policy_ids_for(sysfs, cpus)?
+        .into_iter()
+        .map(|id| Policy::read(sysfs, id))
+        .collect()
+}
+
+/// The numbers of the policies covering `cpus`.
+pub fn policy_ids_for(sysfs: &SysfsRoot, cpus: &BTreeSet<u32>) -> Result<BTreeSet<u32>> {
     let mut ids = BTreeSet::new();
     for &cpu in cpus {
         let link = sysfs.path(&format!("{CPU_DIR}/cpu{cpu}/cpufreq"));
@@ -267,5 +262,57 @@ pub fn policies_for(sysfs: &SysfsRoot, cpus: &BTreeSet<u32>) -> Result<Vec<Polic
         };
         ids.insert(id);
     }
-    ids.into_iter().map(|id| Policy::read(sysfs, id)).collect()
+    Ok(ids)
+}
+
+/// The few files of a policy a governor change needs: its CPUs and the
+/// governors it offers. Reading them alone keeps a change on every CPU of
+/// a large host from reading every attribute of every policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GovernorScope {
+    /// Policy number (`policyN`).
+    pub id: u32,
+    /// Directory relative to the sysfs root.
+    pub dir: String,
+    /// `related_cpus`.
+    pub related_cpus: BTreeSet<u32>,
+    /// `scaling_available_governors`.
+    pub available_governors: Vec<String>,
+}
+
+impl GovernorScope {
+    /// Reads policy `id`'s CPUs and governor list.
+    pub fn read(sysfs: &SysfsRoot, id: u32) -> Result<GovernorScope> {
+        let dir = format!("{CPUFREQ_DIR}/policy{id}");
+        let related_cpus = read_cpu_numbers(sysfs, &format!("{dir}/related_cpus"))?;
+        let available_governors = sysfs
+            .read_opt(&format!("{dir}/scaling_available_governors"))?
+            .map(|s| s.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default();
+        Ok(GovernorScope {
+            id,
+            dir,
+            related_cpus,
+            available_governors,
+        })
+    }
+
+    /// Path of one of the policy's files.
+    pub fn file(&self, name: &str) -> String {
+        format!("{}/{name}", self.dir)
+    }
+}
+
+/// A space-separated CPU number list (`related_cpus`, `affected_cpus`).
+fn read_cpu_numbers(sysfs: &SysfsRoot, rel: &str) -> Result<BTreeSet<u32>> {
+    let text = sysfs.read(rel)?;
+    text.split_whitespace()
+        .map(|t| {
+            t.parse::<u32>().map_err(|_| Error::Parse {
+                path: sysfs.path(rel),
+                content: crate::error::shorten(&text),
+                reason: "not a space-separated CPU number list".into(),
+            })
+        })
+        .collect()
 }

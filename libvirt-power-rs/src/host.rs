@@ -17,7 +17,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use crate::cpufreq::{self, CPUFREQ_DIR, Cpufreq, INTEL_PSTATE_DIR, Policy, Setspeed};
+use crate::cpufreq::{
+    self, CPUFREQ_DIR, Cpufreq, GovernorScope, INTEL_PSTATE_DIR, Policy, Setspeed,
+};
 use crate::cpulist::{CpuSelection, format_cpulist};
 use crate::error::{Error, Result};
 use crate::journal::Journal;
@@ -186,6 +188,37 @@ pub struct RestoreScope {
     pub zone: Option<String>,
 }
 
+/// What the scope notes need of a policy, whichever way it was read.
+trait PolicyCpus {
+    fn id(&self) -> u32;
+    fn related_cpus(&self) -> &BTreeSet<u32>;
+}
+
+impl PolicyCpus for Policy {
+    fn id(&self) -> u32 {
+        self.id
+    }
+    fn related_cpus(&self) -> &BTreeSet<u32> {
+        &self.related_cpus
+    }
+}
+
+impl PolicyCpus for GovernorScope {
+    fn id(&self) -> u32 {
+        self.id
+    }
+    fn related_cpus(&self) -> &BTreeSet<u32> {
+        &self.related_cpus
+    }
+}
+
+fn related_of<P: PolicyCpus>(policies: &[P]) -> Vec<(u32, &BTreeSet<u32>)> {
+    policies
+        .iter()
+        .map(|p| (p.id(), p.related_cpus()))
+        .collect()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Check {
     /// Must read back exactly.
@@ -284,16 +317,30 @@ impl Host {
     }
 
     /// Resolves a CPU selection (adding SMT siblings if asked) and loads
-    /// the policies covering it.
-    /// The CPUs and policies a setter acts on. `sibling_notes`: the caller
-    /// reports SMT siblings it left out, so the whole topology is read;
-    /// otherwise (and without `include_siblings`) only the online list is.
+    /// the policies covering it. `sibling_notes`: the caller reports SMT
+    /// siblings it left out, so the whole topology is read; otherwise (and
+    /// without `include_siblings`) only the online list is.
     fn target_policies(
         &self,
         cpus: &CpuSelection,
         opts: &SetOptions,
         sibling_notes: bool,
     ) -> Result<(Topology, BTreeSet<u32>, Vec<Policy>)> {
+        let (topo, set, ids) = self.target_policy_ids(cpus, opts, sibling_notes)?;
+        let policies = ids
+            .into_iter()
+            .map(|id| Policy::read(&self.sysfs, id))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((topo, set, policies))
+    }
+
+    /// [`Self::target_policies`] without reading the policies.
+    fn target_policy_ids(
+        &self,
+        cpus: &CpuSelection,
+        opts: &SetOptions,
+        sibling_notes: bool,
+    ) -> Result<(Topology, BTreeSet<u32>, BTreeSet<u32>)> {
         let topo = if sibling_notes || opts.include_siblings {
             Topology::read(&self.sysfs)?
         } else {
@@ -314,29 +361,29 @@ impl Host {
                 path: self.sysfs.path(CPUFREQ_DIR),
             });
         }
-        let policies = cpufreq::policies_for(&self.sysfs, &set)?;
-        Ok((topo, set, policies))
+        let ids = cpufreq::policy_ids_for(&self.sysfs, &set)?;
+        Ok((topo, set, ids))
     }
 
     /// Notes on shared policies and left-out SMT siblings.
+    /// `policies`: (policy number, its `related_cpus`).
     fn scope_notes(
         report: &mut SetReport,
         topo: &Topology,
         set: &BTreeSet<u32>,
-        policies: &[Policy],
+        policies: &[(u32, &BTreeSet<u32>)],
         freq: bool,
     ) {
         let covered: BTreeSet<u32> = policies
             .iter()
-            .flat_map(|p| p.related_cpus.iter().copied())
+            .flat_map(|(_, related)| related.iter().copied())
             .collect();
-        for p in policies {
-            let extra: BTreeSet<u32> = p.related_cpus.difference(set).copied().collect();
+        for (id, related) in policies {
+            let extra: BTreeSet<u32> = related.difference(set).copied().collect();
             if !extra.is_empty() {
                 report.notes.push(format!(
-                    "policy{} is shared by CPUs {}: the change also applies to CPUs {}",
-                    p.id,
-                    format_cpulist(&p.related_cpus),
+                    "policy{id} is shared by CPUs {}: the change also applies to CPUs {}",
+                    format_cpulist(related),
                     format_cpulist(&extra)
                 ));
             }
@@ -366,7 +413,11 @@ impl Host {
         opts: SetOptions,
     ) -> Result<SetReport> {
         check_name("governor", governor)?;
-        let (topo, set, policies) = self.target_policies(cpus, &opts, false)?;
+        let (topo, set, ids) = self.target_policy_ids(cpus, &opts, false)?;
+        let policies = ids
+            .into_iter()
+            .map(|id| GovernorScope::read(&self.sysfs, id))
+            .collect::<Result<Vec<_>>>()?;
         let mut steps = Vec::new();
         for p in &policies {
             if !p.available_governors.iter().any(|g| g == governor) {
@@ -383,7 +434,7 @@ impl Host {
             steps.push(Step::exact(p.file("scaling_governor"), governor));
         }
         let mut report = self.apply(steps, opts.dry_run)?;
-        Self::scope_notes(&mut report, &topo, &set, &policies, false);
+        Self::scope_notes(&mut report, &topo, &set, &related_of(&policies), false);
         Ok(report)
     }
 
@@ -431,7 +482,7 @@ impl Host {
             steps.push(Step::numeric(p.file("scaling_setspeed"), frequency_khz));
         }
         let mut report = self.apply(steps, opts.dry_run)?;
-        Self::scope_notes(&mut report, &topo, &set, &policies, true);
+        Self::scope_notes(&mut report, &topo, &set, &related_of(&policies), true);
         Ok(report)
     }
 
@@ -489,7 +540,7 @@ impl Host {
             }
         }
         let mut report = self.apply(steps, opts.dry_run)?;
-        Self::scope_notes(&mut report, &topo, &set, &policies, true);
+        Self::scope_notes(&mut report, &topo, &set, &related_of(&policies), true);
         Ok(report)
     }
 
@@ -527,7 +578,7 @@ impl Host {
             steps.push(Step::exact(p.file("energy_performance_preference"), epp));
         }
         let mut report = self.apply(steps, opts.dry_run)?;
-        Self::scope_notes(&mut report, &topo, &set, &policies, false);
+        Self::scope_notes(&mut report, &topo, &set, &related_of(&policies), false);
         Ok(report)
     }
 

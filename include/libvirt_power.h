@@ -45,6 +45,17 @@
 #define LVP_SET_WINDOW (1 << 11)
 
 /*
+ [`lvp_host_snapshot_parts`]: read the CPUs, their topology and the
+ cpufreq policies.
+ */
+#define LVP_SNAPSHOT_CPUFREQ (1 << 0)
+
+/*
+ [`lvp_host_snapshot_parts`]: read the RAPL zones.
+ */
+#define LVP_SNAPSHOT_RAPL (1 << 1)
+
+/*
  Size of the fixed name fields in the state structs, NUL included.
  */
 #define LVP_NAME_MAX 64
@@ -240,6 +251,11 @@ typedef uint32_t lvp_weight;
 #endif // __cplusplus
 
 /*
+ Which parts of the host [`Host::snapshot_parts`] reads.
+ */
+typedef struct SnapshotParts SnapshotParts;
+
+/*
  Per-domain energy accounting. Opaque.
  */
 typedef struct lvp_accountant lvp_accountant;
@@ -427,6 +443,8 @@ typedef struct lvp_constraint_state {
    */
   uint64_t ceiling_uw;
 } lvp_constraint_state;
+
+
 
 #ifdef __cplusplus
 extern "C" {
@@ -650,6 +668,19 @@ lvp_result lvp_report_siblings_not_set(const struct lvp_report *report,
  `host` is live; `out` is valid.
  */
 lvp_result lvp_host_snapshot(const struct lvp_host *host, struct lvp_snapshot **out);
+
+/*
+ Reads the parts of the host's state named in `parts`
+ (`LVP_SNAPSHOT_CPUFREQ`, `LVP_SNAPSHOT_RAPL`); the others read as
+ empty (no CPUs and policies, or no zones). Free with
+ [`lvp_snapshot_free`].
+
+ # Safety
+ `host` is live; `out` is valid.
+ */
+lvp_result lvp_host_snapshot_parts(const struct lvp_host *host,
+                                   uint32_t parts,
+                                   struct lvp_snapshot **out);
 
 /*
  Frees a snapshot; NULL is fine.

@@ -148,7 +148,7 @@ pub struct IntelPstate {
 }
 
 /// The cpufreq side of the host.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cpufreq {
     /// Policies, by number.
     pub policies: Vec<Policy>,

@@ -29,7 +29,7 @@ use std::sync::Mutex;
 use crate::accounting::Accountant;
 use crate::cpulist::{CpuSelection, format_cpulist};
 use crate::error::Error;
-use crate::host::{Host, Knob, RestoreScope, SetOptions, SetReport, Snapshot};
+use crate::host::{Host, Knob, RestoreScope, SetOptions, SetReport, Snapshot, SnapshotParts};
 use crate::perf::WeightPreference;
 use crate::rapl::EnergyMeter;
 use crate::sysfs::SysfsRoot;
@@ -124,6 +124,12 @@ pub const LVP_SET_MAX: u32 = 1 << 9;
 pub const LVP_SET_POWER: u32 = 1 << 10;
 /// The time window argument is given.
 pub const LVP_SET_WINDOW: u32 = 1 << 11;
+
+/// [`lvp_host_snapshot_parts`]: read the CPUs, their topology and the
+/// cpufreq policies.
+pub const LVP_SNAPSHOT_CPUFREQ: u32 = 1 << 0;
+/// [`lvp_host_snapshot_parts`]: read the RAPL zones.
+pub const LVP_SNAPSHOT_RAPL: u32 = 1 << 1;
 
 /// Size of the fixed name fields in the state structs, NUL included.
 pub const LVP_NAME_MAX: usize = 64;
@@ -970,13 +976,42 @@ pub unsafe extern "C" fn lvp_host_snapshot(
     host: *const lvp_host,
     out: *mut *mut lvp_snapshot,
 ) -> lvp_result {
+    // SAFETY: forwarded contract.
+    unsafe { lvp_host_snapshot_parts(host, LVP_SNAPSHOT_CPUFREQ | LVP_SNAPSHOT_RAPL, out) }
+}
+
+/// Reads the parts of the host's state named in `parts`
+/// (`LVP_SNAPSHOT_CPUFREQ`, `LVP_SNAPSHOT_RAPL`); the others read as
+/// empty (no CPUs and policies, or no zones). Free with
+/// [`lvp_snapshot_free`].
+///
+/// # Safety
+/// `host` is live; `out` is valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_host_snapshot_parts(
+    host: *const lvp_host,
+    parts: u32,
+    out: *mut *mut lvp_snapshot,
+) -> lvp_result {
     guard(|| {
         // SAFETY: forwarded contract.
         let host = unsafe { host_ref(host) }?;
         if out.is_null() {
             return Err(null("out"));
         }
-        let snap = host.snapshot().map_err(lib_err)?;
+        if parts & !(LVP_SNAPSHOT_CPUFREQ | LVP_SNAPSHOT_RAPL) != 0 {
+            return Err(fail(
+                lvp_result::LVP_RESULT_INVALID_FLAGS,
+                format!(
+                    "unknown snapshot part bits 0x{parts:x}: expected LVP_SNAPSHOT_CPUFREQ (0x1) and/or LVP_SNAPSHOT_RAPL (0x2)"
+                ),
+            ));
+        }
+        let parts = SnapshotParts {
+            cpufreq: parts & LVP_SNAPSHOT_CPUFREQ != 0,
+            rapl: parts & LVP_SNAPSHOT_RAPL != 0,
+        };
+        let snap = host.snapshot_parts(parts).map_err(lib_err)?;
         // SAFETY: out is non-NULL and valid.
         unsafe { give_box(snap, out) };
         Ok(())

@@ -177,6 +177,23 @@ pub struct Snapshot {
     pub zones: Vec<RaplZone>,
 }
 
+/// Which parts of the host [`Host::snapshot_parts`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotParts {
+    /// CPUs, their topology and the cpufreq policies.
+    pub cpufreq: bool,
+    /// RAPL zones.
+    pub rapl: bool,
+}
+
+impl SnapshotParts {
+    /// Every part.
+    pub const ALL: SnapshotParts = SnapshotParts {
+        cpufreq: true,
+        rapl: true,
+    };
+}
+
 /// Which journal entries a restore puts back.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RestoreScope {
@@ -309,10 +326,27 @@ impl Host {
 
     /// Reads everything.
     pub fn snapshot(&self) -> Result<Snapshot> {
+        self.snapshot_parts(SnapshotParts::ALL)
+    }
+
+    /// Reads the parts asked for and leaves the others empty (no CPUs and
+    /// policies, or no zones), so a reader of the RAPL zones does not read
+    /// every cpufreq file of a large host, nor the reverse.
+    pub fn snapshot_parts(&self, parts: SnapshotParts) -> Result<Snapshot> {
+        let (topology, cpufreq) = if parts.cpufreq {
+            (Topology::read(&self.sysfs)?, Cpufreq::read(&self.sysfs)?)
+        } else {
+            (Topology::default(), Cpufreq::default())
+        };
+        let zones = if parts.rapl {
+            rapl::read_zones(&self.sysfs)?
+        } else {
+            Vec::new()
+        };
         Ok(Snapshot {
-            topology: Topology::read(&self.sysfs)?,
-            cpufreq: Cpufreq::read(&self.sysfs)?,
-            zones: rapl::read_zones(&self.sysfs)?,
+            topology,
+            cpufreq,
+            zones,
         })
     }
 

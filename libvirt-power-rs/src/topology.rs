@@ -27,7 +27,7 @@ pub struct CpuTopology {
 }
 
 /// The online CPUs and their topology.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Topology {
     /// Online CPUs (`devices/system/cpu/online`).
     pub online: BTreeSet<u32>,

@@ -160,6 +160,20 @@ int main(int argc, char **argv)
     if (!host)
         goto done;
 
+    /* Partial snapshots: each part alone, unknown part bits refused. */
+    CHECK(lvp_host_snapshot_parts(host, LVP_SNAPSHOT_RAPL, &snap) == LVP_RESULT_OK, "%s", last_error());
+    CHECK(lvp_snapshot_cpu_count(snap) == 0 && lvp_snapshot_zone_count(snap) == 9,
+          "RAPL part: cpus %zu zones %zu", lvp_snapshot_cpu_count(snap), lvp_snapshot_zone_count(snap));
+    lvp_snapshot_free(snap);
+    snap = NULL;
+    CHECK(lvp_host_snapshot_parts(host, LVP_SNAPSHOT_CPUFREQ, &snap) == LVP_RESULT_OK, "%s", last_error());
+    CHECK(lvp_snapshot_cpu_count(snap) == 32 && lvp_snapshot_zone_count(snap) == 0,
+          "cpufreq part: cpus %zu zones %zu", lvp_snapshot_cpu_count(snap), lvp_snapshot_zone_count(snap));
+    lvp_snapshot_free(snap);
+    snap = NULL;
+    CHECK(lvp_host_snapshot_parts(host, 0x4, &snap) == LVP_RESULT_INVALID_FLAGS && snap == NULL &&
+          strstr(last_error(), "0x4") != NULL, "%s", last_error());
+
     /* Snapshot getters. */
     CHECK(lvp_host_snapshot(host, &snap) == LVP_RESULT_OK, "%s", last_error());
     CHECK(lvp_snapshot_host(snap, &hs) == LVP_RESULT_OK, "%s", last_error());

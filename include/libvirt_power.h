@@ -859,8 +859,10 @@ lvp_result lvp_accountant_domain_weight(const struct lvp_accountant *acc,
                                         uint64_t *out_weight);
 
 /*
- Energy of `zone` measured since the first tick (`what` 0) or left
- unattributed (`what` 1), µJ.
+ Energy of `zone` measured since the first tick (`what` 0), left
+ unattributed (`what` 1), or attributed to domains no longer accounted
+ (`what` 2, "departed"), µJ. For every zone, measured = the accounted
+ domains' energy + departed + unattributed.
 
  # Safety
  `acc` is live; `zone` NUL-terminated; `out_uj` valid.
@@ -879,6 +881,53 @@ lvp_result lvp_accountant_zone_energy(const struct lvp_accountant *acc,
 lvp_result lvp_accountant_info(const struct lvp_accountant *acc,
                                lvp_weight *out_weight,
                                size_t *out_fds);
+
+/*
+ Keeps the accountant's counters in the file `path` across daemon
+ restarts: loads what an earlier accountant saved there (if the file
+ exists) and saves after every tick. A domain added again with the same
+ process lifetime (pid and start time) resumes its counters; another
+ process under the same id starts from 0. Call before the first domain
+ and tick.
+
+ # Safety
+ `acc` is live; `path` NUL-terminated.
+ */
+lvp_result lvp_accountant_set_state_file(const struct lvp_accountant *acc, const char *path);
+
+/*
+ The number of RAPL zones accounted (fixed for the accountant's life).
+
+ # Safety
+ `acc` is live.
+ */
+size_t lvp_accountant_zone_count(const struct lvp_accountant *acc);
+
+/*
+ Zone `index`: its key (as in the node getters, e.g. `package-0`) into
+ `name` (`name_len` bytes, NUL-terminated; `out_n` gets the key's length)
+ and its package (-1 for a platform zone such as `psys`).
+
+ # Safety
+ `acc` is live; `name` valid for `name_len` bytes; `out_n` and
+ `out_package` valid.
+ */
+lvp_result lvp_accountant_zone(const struct lvp_accountant *acc,
+                               size_t index,
+                               char *name,
+                               size_t name_len,
+                               size_t *out_n,
+                               int32_t *out_package);
+
+/*
+ The number of completed ticks (carried across restarts with a state
+ file): counters read between two calls with the same value belong to
+ one interval.
+
+ # Safety
+ `acc` is live; `out_ticks` valid.
+ */
+lvp_result lvp_accountant_ticks(const struct lvp_accountant *acc, uint64_t *out_ticks);
 
 #ifdef __cplusplus
 }  // extern "C"

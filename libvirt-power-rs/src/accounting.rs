@@ -14,8 +14,27 @@
 //! process moves between packages), so its weight counts for every package
 //! zone. Conservation holds per zone and interval: sum over domains +
 //! unattributed = measured.
+//!
+//! Totals keep the same identity: `measured = sum over accounted domains +
+//! departed + unattributed`, where `departed` holds the energy of domains
+//! that stopped (moved there at the first tick after their removal).
+//!
+//! # Daemon restarts
+//!
+//! With a state file ([`Accountant::set_state_file`]) every tick saves the
+//! totals and each domain's counters with the identity of its process
+//! lifetime (pid and start time from `/proc/<pid>/stat`). After a restart,
+//! [`Accountant::add_domain`] on the same process lifetime resumes from the
+//! saved counters, so a domain's counters never go backwards within its
+//! lifetime; a new lifetime (same id, other process) starts from 0. Saved
+//! domains not (yet) resumed count as departed, so the identity holds
+//! throughout. Energy used while no daemon ran is not measured. The file
+//! is replaced atomically but not fsynced: it only matters while the
+//! domains' processes live, and they do not outlive the machine.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 use crate::attribution::{Attributor, HostWeight, IntervalReport, WeightSample, ZoneSample};
 use crate::error::{Error, Result};
@@ -26,11 +45,48 @@ use crate::sysfs::SysfsRoot;
 /// Nanoseconds per `/proc/stat` tick (USER_HZ is 100 on Linux).
 const NS_PER_TICK: u64 = 10_000_000;
 
+/// Header line of the state file.
+const STATE_HEADER: &str = "libvirt-power-accounting 1";
+
 /// One domain's counter and its last reading.
 #[derive(Debug)]
 struct Domain {
     counter: ProcessCounter,
     last_weight: u64,
+    lifetime: Lifetime,
+}
+
+/// Identifies one run of a process: pid and start time (clock ticks
+/// after boot, field 22 of `/proc/<pid>/stat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Lifetime {
+    pid: i32,
+    start_ticks: u64,
+}
+
+impl Lifetime {
+    fn of(pid: i32) -> Option<Lifetime> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name may hold spaces and parentheses; fields resume
+        // after the last ')'. starttime is field 22, the 20th after it.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let start_ticks = rest.split_whitespace().nth(19)?.parse().ok()?;
+        Some(Lifetime { pid, start_ticks })
+    }
+}
+
+/// A domain's counters saved by an earlier daemon, not resumed yet.
+#[derive(Debug, Clone)]
+struct Saved {
+    lifetime: Lifetime,
+    energy_uj: BTreeMap<String, u64>,
+}
+
+/// Per-zone totals carried over from the state file.
+#[derive(Debug, Clone, Copy, Default)]
+struct ZoneBase {
+    measured_uj: u64,
+    unattributed_uj: u64,
 }
 
 /// The accounting state of a daemon.
@@ -42,6 +98,18 @@ pub struct Accountant {
     attributor: Attributor,
     domains: BTreeMap<String, Domain>,
     kind: Option<WeightKind>,
+    /// Removed domains whose last interval is accounted at the next tick.
+    retiring: BTreeSet<String>,
+    /// Energy a domain had before this accountant took it over (resumed
+    /// from the state file), per zone.
+    bases: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Energy of domains no longer accounted, per zone.
+    departed_uj: BTreeMap<String, u64>,
+    /// Saved domains not resumed yet.
+    saved: BTreeMap<String, Saved>,
+    zone_bases: BTreeMap<String, ZoneBase>,
+    ticks: u64,
+    state_file: Option<PathBuf>,
 }
 
 fn host_busy_ns() -> Option<u64> {
@@ -65,7 +133,134 @@ impl Accountant {
             attributor: Attributor::new(),
             domains: BTreeMap::new(),
             kind: None,
+            retiring: BTreeSet::new(),
+            bases: BTreeMap::new(),
+            departed_uj: BTreeMap::new(),
+            saved: BTreeMap::new(),
+            zone_bases: BTreeMap::new(),
+            ticks: 0,
+            state_file: None,
         })
+    }
+
+    /// Keeps the counters in `path` across daemon restarts: loads what an
+    /// earlier accountant saved there (if the file exists) and saves after
+    /// every tick. Call before the first domain is added.
+    pub fn set_state_file(&mut self, path: &Path) -> Result<()> {
+        if !self.domains.is_empty() || self.ticks > 0 {
+            return Err(Error::InvalidState(format!(
+                "{}: the accounting state file must be set before the first domain and tick",
+                path.display()
+            )));
+        }
+        match std::fs::read_to_string(path) {
+            Ok(text) => self.load_state(path, &text)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::from_io(path.to_owned(), None, e)),
+        }
+        self.state_file = Some(path.to_owned());
+        Ok(())
+    }
+
+    fn load_state(&mut self, path: &Path, text: &str) -> Result<()> {
+        let bad = |line: &str, reason: &str| Error::Parse {
+            path: path.to_owned(),
+            content: crate::error::shorten(line),
+            reason: reason.to_owned(),
+        };
+        let mut lines = text.lines();
+        if lines.next() != Some(STATE_HEADER) {
+            return Err(bad(
+                text.lines().next().unwrap_or(""),
+                &format!("expected the header '{STATE_HEADER}'"),
+            ));
+        }
+        let num = |line: &str, v: Option<&str>| -> Result<u64> {
+            v.and_then(|v| v.parse().ok())
+                .ok_or_else(|| bad(line, "expected a number"))
+        };
+        for line in lines {
+            let f: Vec<&str> = line.split(' ').collect();
+            match f.first().copied() {
+                Some("tick") => self.ticks = num(line, f.get(1).copied())?,
+                Some("zone") if f.len() == 5 => {
+                    let zone = f[1].to_owned();
+                    self.zone_bases.insert(
+                        zone.clone(),
+                        ZoneBase {
+                            measured_uj: num(line, Some(f[2]))?,
+                            unattributed_uj: num(line, Some(f[3]))?,
+                        },
+                    );
+                    self.departed_uj.insert(zone, num(line, Some(f[4]))?);
+                }
+                Some("domain") if f.len() >= 4 => {
+                    let pid = i32::try_from(num(line, Some(f[2]))?)
+                        .map_err(|_| bad(line, "pid out of range"))?;
+                    let mut energy_uj = BTreeMap::new();
+                    for kv in &f[4..] {
+                        let (z, v) = kv
+                            .split_once('=')
+                            .ok_or_else(|| bad(line, "expected zone=microjoules"))?;
+                        energy_uj.insert(z.to_owned(), num(line, Some(v))?);
+                    }
+                    self.saved.insert(
+                        f[1].to_owned(),
+                        Saved {
+                            lifetime: Lifetime {
+                                pid,
+                                start_ticks: num(line, Some(f[3]))?,
+                            },
+                            energy_uj,
+                        },
+                    );
+                }
+                _ => return Err(bad(line, "unknown line")),
+            }
+        }
+        Ok(())
+    }
+
+    fn save_state(&self) -> Result<()> {
+        let Some(path) = &self.state_file else {
+            return Ok(());
+        };
+        let mut text = format!("{STATE_HEADER}\ntick {}\n", self.ticks);
+        for z in self.zones() {
+            let _ = writeln!(
+                text,
+                "zone {z} {} {} {}",
+                self.measured_uj(z).unwrap_or(0),
+                self.unattributed_uj(z).unwrap_or(0),
+                self.departed_own_uj(z)
+            );
+        }
+        for (id, d) in &self.domains {
+            let _ = write!(
+                text,
+                "domain {id} {} {}",
+                d.lifetime.pid, d.lifetime.start_ticks
+            );
+            for z in self.zones() {
+                let _ = write!(text, " {z}={}", self.domain_energy_uj(id, z).unwrap_or(0));
+            }
+            text.push('\n');
+        }
+        // Saved domains not resumed yet stay saved.
+        for (id, s) in &self.saved {
+            let _ = write!(
+                text,
+                "domain {id} {} {}",
+                s.lifetime.pid, s.lifetime.start_ticks
+            );
+            for (z, uj) in &s.energy_uj {
+                let _ = write!(text, " {z}={uj}");
+            }
+            text.push('\n');
+        }
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text).map_err(|e| Error::from_io(tmp.clone(), None, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::from_io(path.clone(), None, e))
     }
 
     /// Keys of the zones accounted.
@@ -81,6 +276,13 @@ impl Accountant {
     /// Starts accounting domain `id` whose QEMU process is `pid`. Weight
     /// counted before this call is not charged to the domain.
     pub fn add_domain(&mut self, id: &str, pid: i32) -> Result<WeightKind> {
+        if id.is_empty() || id.contains(char::is_whitespace) {
+            return Err(Error::invalid(
+                "domain id",
+                id,
+                "a non-empty id without white space (e.g. the domain's UUID)",
+            ));
+        }
         if self.domains.contains_key(id) {
             return Err(Error::invalid(
                 "domain",
@@ -96,6 +298,24 @@ impl Accountant {
         let mut counter = ProcessCounter::open(pid, pref)?;
         let kind = counter.kind();
         let reading = counter.read()?;
+        let lifetime = Lifetime::of(pid).unwrap_or(Lifetime {
+            pid,
+            start_ticks: 0,
+        });
+        // A domain removed and added again before the next tick: settle
+        // its last incarnation first.
+        if self.retiring.remove(id) {
+            self.depart(id);
+        }
+        if let Some(saved) = self.saved.remove(id) {
+            if saved.lifetime == lifetime {
+                // The same process lifetime, resumed after a restart.
+                self.bases.insert(id.to_owned(), saved.energy_uj);
+            } else {
+                // An earlier lifetime of this id: its energy has departed.
+                self.add_departed(&saved.energy_uj);
+            }
+        }
         self.attributor.add_consumer(
             id,
             &[WeightSample {
@@ -110,15 +330,17 @@ impl Accountant {
             Domain {
                 counter,
                 last_weight: reading.value,
+                lifetime,
             },
         );
         Ok(kind)
     }
 
     /// Stops accounting `id`: its last weight still counts in the next
-    /// tick; its energy stays readable until [`Accountant::forget_domain`].
+    /// tick, which then moves its energy to the departed totals.
     pub fn remove_domain(&mut self, id: &str) -> Result<()> {
         let mut d = self.domains.remove(id).ok_or_else(|| self.unknown(id))?;
+        self.retiring.insert(id.to_owned());
         let weight = d.counter.read().map(|r| r.value).unwrap_or(d.last_weight);
         self.attributor.retire_consumer(
             id,
@@ -131,9 +353,66 @@ impl Accountant {
         Ok(())
     }
 
-    /// Drops a removed domain's counters.
+    /// Moves a removed domain's energy to the departed totals now, without
+    /// waiting for the next tick (its last interval's weight is dropped).
     pub fn forget_domain(&mut self, id: &str) {
+        if self.retiring.remove(id) {
+            self.depart(id);
+        }
+    }
+
+    fn depart(&mut self, id: &str) {
+        let mut energy: BTreeMap<String, u64> = BTreeMap::new();
+        for z in self.zones() {
+            if let Some(uj) = self.domain_energy_uj(id, z) {
+                energy.insert(z.to_owned(), uj);
+            }
+        }
         self.attributor.forget_consumer(id);
+        self.bases.remove(id);
+        self.add_departed(&energy);
+    }
+
+    fn add_departed(&mut self, energy: &BTreeMap<String, u64>) {
+        for (z, uj) in energy {
+            let slot = self.departed_uj.entry(z.clone()).or_insert(0);
+            *slot = slot.saturating_add(*uj);
+        }
+    }
+
+    fn departed_own_uj(&self, zone: &str) -> u64 {
+        self.departed_uj.get(zone).copied().unwrap_or(0)
+    }
+
+    /// Energy in `zone` of domains no longer accounted (and of domains
+    /// saved by an earlier daemon and not resumed yet), µJ.
+    pub fn departed_uj(&self, zone: &str) -> Option<u64> {
+        self.zone_index(zone)?;
+        let pending: u64 = self
+            .saved
+            .values()
+            .filter_map(|s| s.energy_uj.get(zone))
+            .fold(0u64, |a, &b| a.saturating_add(b));
+        Some(self.departed_own_uj(zone).saturating_add(pending))
+    }
+
+    fn zone_index(&self, zone: &str) -> Option<usize> {
+        self.zones.iter().position(|z| z.key == zone)
+    }
+
+    /// The package of `zone` (`None` for platform zones such as `psys`).
+    pub fn zone_package(&self, zone: &str) -> Option<Option<u32>> {
+        self.zone_index(zone).map(|i| self.zones[i].package)
+    }
+
+    /// Completed ticks (carried over a restart with the state file).
+    pub fn ticks(&self) -> u64 {
+        self.ticks
+    }
+
+    /// Ids of the domains accounted now.
+    pub fn domains(&self) -> impl Iterator<Item = &str> {
+        self.domains.keys().map(String::as_str)
     }
 
     fn unknown(&self, id: &str) -> Error {
@@ -174,12 +453,28 @@ impl Accountant {
             }],
             _ => Vec::new(),
         };
-        Ok(self.attributor.update(&zones, &weights, &host))
+        let report = self.attributor.update(&zones, &weights, &host);
+        for id in std::mem::take(&mut self.retiring) {
+            self.depart(&id);
+        }
+        self.ticks += 1;
+        self.save_state()?;
+        Ok(report)
     }
 
-    /// Energy attributed to `id` in `zone` since it was added, µJ.
+    /// Energy attributed to `id` in `zone` during its process lifetime
+    /// (since it was first added, across daemon restarts with a state
+    /// file), µJ.
     pub fn domain_energy_uj(&self, id: &str, zone: &str) -> Option<u64> {
-        self.attributor.consumer_energy_uj(id, zone)
+        let own = self.attributor.consumer_energy_uj(id, zone);
+        let base = self.bases.get(id).and_then(|b| b.get(zone)).copied();
+        match (own, base) {
+            (None, None) if self.domains.contains_key(id) && self.zone_index(zone).is_some() => {
+                Some(0)
+            }
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
+        }
     }
 
     /// The domain's last raw weight (cycles or CPU ns).
@@ -189,12 +484,21 @@ impl Accountant {
 
     /// Energy of `zone` not attributed to any domain, µJ.
     pub fn unattributed_uj(&self, zone: &str) -> Option<u64> {
-        self.attributor.unattributed_uj(zone)
+        self.total(zone, self.attributor.unattributed_uj(zone), |b| {
+            b.unattributed_uj
+        })
     }
 
-    /// Energy measured in `zone` since the first tick, µJ.
+    /// Energy measured in `zone` since the first tick (of the first
+    /// daemon, with a state file), µJ.
     pub fn measured_uj(&self, zone: &str) -> Option<u64> {
-        self.attributor.measured_uj(zone)
+        self.total(zone, self.attributor.measured_uj(zone), |b| b.measured_uj)
+    }
+
+    fn total(&self, zone: &str, own: Option<u64>, base: impl Fn(&ZoneBase) -> u64) -> Option<u64> {
+        self.zone_index(zone)?;
+        let b = self.zone_bases.get(zone).map_or(0, base);
+        Some(own.unwrap_or(0).saturating_add(b))
     }
 
     /// perf file descriptors held.

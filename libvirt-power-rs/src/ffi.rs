@@ -1588,8 +1588,10 @@ pub unsafe extern "C" fn lvp_accountant_domain_weight(
     })
 }
 
-/// Energy of `zone` measured since the first tick (`what` 0) or left
-/// unattributed (`what` 1), µJ.
+/// Energy of `zone` measured since the first tick (`what` 0), left
+/// unattributed (`what` 1), or attributed to domains no longer accounted
+/// (`what` 2, "departed"), µJ. For every zone, measured = the accounted
+/// domains' energy + departed + unattributed.
 ///
 /// # Safety
 /// `acc` is live; `zone` NUL-terminated; `out_uj` valid.
@@ -1620,11 +1622,12 @@ pub unsafe extern "C" fn lvp_accountant_zone_energy(
         let v = match what {
             0 => a.measured_uj(zone),
             1 => a.unattributed_uj(zone),
+            2 => a.departed_uj(zone),
             _ => {
                 return Err(lib_err(Error::invalid(
                     "zone energy selector",
                     what.to_string(),
-                    "0 (measured) or 1 (unattributed)",
+                    "0 (measured), 1 (unattributed) or 2 (departed)",
                 )));
             }
         };
@@ -1656,6 +1659,115 @@ pub unsafe extern "C" fn lvp_accountant_info(
             *out_weight = weight_out(a.weight_kind());
             *out_fds = a.fd_count();
         }
+        Ok(())
+    })
+}
+
+/// Keeps the accountant's counters in the file `path` across daemon
+/// restarts: loads what an earlier accountant saved there (if the file
+/// exists) and saves after every tick. A domain added again with the same
+/// process lifetime (pid and start time) resumes its counters; another
+/// process under the same id starts from 0. Call before the first domain
+/// and tick.
+///
+/// # Safety
+/// `acc` is live; `path` NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_set_state_file(
+    acc: *const lvp_accountant,
+    path: *const c_char,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { acc_ref(acc) }?;
+        // SAFETY: forwarded contract.
+        let path = unsafe { str_arg(path, "path") }?;
+        let mut a = acc.lock().unwrap_or_else(|p| p.into_inner());
+        a.set_state_file(std::path::Path::new(path))
+            .map_err(lib_err)
+    })
+}
+
+/// The number of RAPL zones accounted (fixed for the accountant's life).
+///
+/// # Safety
+/// `acc` is live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_zone_count(acc: *const lvp_accountant) -> usize {
+    let mut n = 0;
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { acc_ref(acc) }?;
+        n = acc
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .zones()
+            .count();
+        Ok(())
+    });
+    n
+}
+
+/// Zone `index`: its key (as in the node getters, e.g. `package-0`) into
+/// `name` (`name_len` bytes, NUL-terminated; `out_n` gets the key's length)
+/// and its package (-1 for a platform zone such as `psys`).
+///
+/// # Safety
+/// `acc` is live; `name` valid for `name_len` bytes; `out_n` and
+/// `out_package` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_zone(
+    acc: *const lvp_accountant,
+    index: usize,
+    name: *mut c_char,
+    name_len: usize,
+    out_n: *mut usize,
+    out_package: *mut i32,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { acc_ref(acc) }?;
+        if out_package.is_null() {
+            return Err(null("out_package"));
+        }
+        let a = acc.lock().unwrap_or_else(|p| p.into_inner());
+        let count = a.zones().count();
+        let key = a
+            .zones()
+            .nth(index)
+            .ok_or_else(|| out_of_range("zone", index, count))?;
+        let package = a
+            .zone_package(key)
+            .flatten()
+            .and_then(|p| i32::try_from(p).ok())
+            .unwrap_or(-1);
+        // SAFETY: out_package is non-NULL and valid.
+        unsafe { *out_package = package };
+        // SAFETY: forwarded contract.
+        unsafe { copy_out(key, name, name_len, out_n) }
+    })
+}
+
+/// The number of completed ticks (carried across restarts with a state
+/// file): counters read between two calls with the same value belong to
+/// one interval.
+///
+/// # Safety
+/// `acc` is live; `out_ticks` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_ticks(
+    acc: *const lvp_accountant,
+    out_ticks: *mut u64,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { acc_ref(acc) }?;
+        if out_ticks.is_null() {
+            return Err(null("out_ticks"));
+        }
+        let t = acc.lock().unwrap_or_else(|p| p.into_inner()).ticks();
+        // SAFETY: out_ticks is non-NULL and valid.
+        unsafe { *out_ticks = t };
         Ok(())
     })
 }

@@ -21,7 +21,14 @@ impl Drop for Kill {
     }
 }
 
-/// perf event fds this process holds (other tests' files do not count).
+/// Tests that count perf fds run one at a time (they share the process).
+static FD_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    FD_TESTS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// perf event fds this process holds.
 fn fds() -> usize {
     std::fs::read_dir("/proc/self/fd")
         .unwrap()
@@ -32,6 +39,7 @@ fn fds() -> usize {
 
 #[test]
 fn busy_process_gets_the_energy_and_conservation_holds() {
+    let _serial = serial();
     let (_t, root, _state) = sim_host("acpi-cpufreq");
     let busy = Kill(
         Command::new("sh")
@@ -93,13 +101,153 @@ fn busy_process_gets_the_energy_and_conservation_holds() {
             .to_string()
             .contains("one of the accounted domains")
     );
-    acc.tick().unwrap();
     assert_eq!(acc.fd_count(), 0);
     assert_eq!(fds(), fds_before, "perf fds leaked");
-    // Energy stays readable after removal until forgotten.
+    // Until the next tick a removed domain still reads; the tick accounts
+    // its last interval and moves its energy to the departed total.
     assert_eq!(acc.domain_energy_uj("busy", "package-0"), Some(b));
-    acc.forget_domain("busy");
+    acc.tick().unwrap();
     assert_eq!(acc.domain_energy_uj("busy", "package-0"), None);
+    let departed = acc.departed_uj("package-0").unwrap();
+    assert!(departed >= b + i, "departed {departed} < {b} + {i}");
+    assert_eq!(
+        departed + acc.unattributed_uj("package-0").unwrap(),
+        acc.measured_uj("package-0").unwrap()
+    );
+}
+
+fn spin() -> Kill {
+    Kill(
+        Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// measured = accounted domains + departed + unattributed, every zone.
+fn assert_identity(acc: &Accountant) {
+    let zones: Vec<String> = acc.zones().map(str::to_owned).collect();
+    for z in &zones {
+        let live: u64 = acc
+            .domains()
+            .map(|d| acc.domain_energy_uj(d, z).unwrap())
+            .sum();
+        let (m, d, u) = (
+            acc.measured_uj(z).unwrap(),
+            acc.departed_uj(z).unwrap(),
+            acc.unattributed_uj(z).unwrap(),
+        );
+        assert_eq!(live + d + u, m, "zone {z}: {live} + {d} + {u} != {m}");
+    }
+}
+
+#[test]
+fn churn_keeps_the_totals_and_counters_monotonic() {
+    let _serial = serial();
+    let (_t, root, _state) = sim_host("acpi-cpufreq");
+    let fds_before = fds();
+    let mut acc = Accountant::new(&SysfsRoot::new(&root), WeightPreference::Auto).unwrap();
+    let steady = spin();
+    acc.add_domain("steady", steady.0.id() as i32).unwrap();
+    acc.tick().unwrap();
+    let mut last = 0;
+    for round in 0..6 {
+        let p = spin();
+        acc.add_domain("churn", p.0.id() as i32).unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+        sim::advance(
+            &root,
+            PowerModel { tdp_w: 85.0 },
+            1.0,
+            Duration::from_millis(60),
+        )
+        .unwrap();
+        acc.tick().unwrap();
+        assert_identity(&acc);
+        if round % 2 == 0 {
+            // Removed mid-interval: its last weight counts in the next tick.
+            acc.remove_domain("churn").unwrap();
+            drop(p);
+        } else {
+            drop(p);
+            acc.remove_domain("churn").unwrap();
+        }
+        sim::advance(
+            &root,
+            PowerModel { tdp_w: 85.0 },
+            1.0,
+            Duration::from_millis(60),
+        )
+        .unwrap();
+        acc.tick().unwrap();
+        assert_identity(&acc);
+        let now = acc.domain_energy_uj("steady", "package-0").unwrap();
+        assert!(now >= last, "steady went backwards: {last} -> {now}");
+        last = now;
+    }
+    assert_eq!(acc.ticks(), 13);
+    drop(acc);
+    assert_eq!(fds(), fds_before, "perf fds leaked");
+}
+
+#[test]
+fn a_restart_resumes_the_same_lifetime_only() {
+    let _serial = serial();
+    let (t, root, _state) = sim_host("acpi-cpufreq");
+    let file = t.path().join("accounting.state");
+    let a = spin();
+    let b = spin();
+    let model = PowerModel { tdp_w: 85.0 };
+    let mut acc = Accountant::new(&SysfsRoot::new(&root), WeightPreference::Auto).unwrap();
+    acc.set_state_file(&file).unwrap();
+    acc.add_domain("a", a.0.id() as i32).unwrap();
+    acc.add_domain("b", b.0.id() as i32).unwrap();
+    acc.tick().unwrap();
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_millis(100));
+        sim::advance(&root, model, 1.0, Duration::from_millis(100)).unwrap();
+        acc.tick().unwrap();
+    }
+    let before_a = acc.domain_energy_uj("a", "package-0").unwrap();
+    let before_b = acc.domain_energy_uj("b", "package-0").unwrap();
+    let measured = acc.measured_uj("package-0").unwrap();
+    assert!(before_a > 0 && before_b > 0, "{before_a} {before_b}");
+    drop(acc);
+
+    // A new daemon: "a" is the same process; "b" got a new process.
+    let b2 = spin();
+    let mut acc = Accountant::new(&SysfsRoot::new(&root), WeightPreference::Auto).unwrap();
+    acc.set_state_file(&file).unwrap();
+    assert_eq!(acc.ticks(), 3);
+    assert_eq!(acc.measured_uj("package-0"), Some(measured));
+    // Not resumed yet: both count as departed, and the identity holds.
+    assert_eq!(acc.departed_uj("package-0"), Some(before_a + before_b));
+    assert_identity(&acc);
+    acc.add_domain("a", a.0.id() as i32).unwrap();
+    acc.add_domain("b", b2.0.id() as i32).unwrap();
+    assert_eq!(acc.domain_energy_uj("a", "package-0"), Some(before_a));
+    assert_eq!(acc.domain_energy_uj("b", "package-0"), Some(0));
+    assert_eq!(acc.departed_uj("package-0"), Some(before_b));
+    assert_identity(&acc);
+    acc.tick().unwrap();
+    sim::advance(&root, model, 1.0, Duration::from_millis(100)).unwrap();
+    acc.tick().unwrap();
+    assert!(acc.domain_energy_uj("a", "package-0").unwrap() >= before_a);
+    assert_identity(&acc);
+    assert_eq!(acc.ticks(), 5);
+
+    // Set after a tick: refused; a damaged file: refused with its path.
+    assert!(acc.set_state_file(&file).is_err());
+    std::fs::write(&file, "garbage\n").unwrap();
+    let mut fresh = Accountant::new(&SysfsRoot::new(&root), WeightPreference::Auto).unwrap();
+    let e = fresh.set_state_file(&file).unwrap_err().to_string();
+    assert!(
+        e.contains("accounting.state") && e.contains("header"),
+        "{e}"
+    );
+    // Ids are used as words of the file.
+    assert!(fresh.add_domain("two words", a.0.id() as i32).is_err());
 }
 
 #[test]

@@ -326,6 +326,27 @@ int main(int argc, char **argv)
         CHECK(lvp_accountant_remove_domain(acc, "idle-vm") == LVP_RESULT_NO_SUCH_DOMAIN, "twice");
         CHECK(lvp_accountant_tick(acc) == LVP_RESULT_OK, "%s", last_error());
         CHECK(lvp_accountant_info(acc, &weight, &fds) == LVP_RESULT_OK && fds == 0, "fds after %zu", fds);
+        {
+            /* After the tick the removed domains' energy has departed:
+             * measured = departed + unattributed. */
+            uint64_t m = 0, u = 0, d = 0, ticks = 0;
+            char zname[64];
+            size_t zn = 0;
+            int32_t pkg = 7;
+            CHECK(lvp_accountant_zone_energy(acc, "package-0", 0, &m) == LVP_RESULT_OK &&
+                  lvp_accountant_zone_energy(acc, "package-0", 1, &u) == LVP_RESULT_OK &&
+                  lvp_accountant_zone_energy(acc, "package-0", 2, &d) == LVP_RESULT_OK &&
+                  m == d + u && d >= b, "m %" PRIu64 " d %" PRIu64 " u %" PRIu64, m, d, u);
+            CHECK(lvp_accountant_ticks(acc, &ticks) == LVP_RESULT_OK && ticks == 3, "ticks %" PRIu64, ticks);
+            CHECK(lvp_accountant_zone_count(acc) >= 1, "zone count");
+            CHECK(lvp_accountant_zone(acc, 0, zname, sizeof(zname), &zn, &pkg) == LVP_RESULT_OK &&
+                  strcmp(zname, "package-0") == 0 && zn == 9 && pkg == 0, "zone 0 %s %d", zname, pkg);
+            CHECK(lvp_accountant_zone(acc, 99, zname, sizeof(zname), &zn, &pkg) == LVP_RESULT_OUT_OF_RANGE,
+                  "zone 99");
+            CHECK(lvp_accountant_zone(acc, 0, zname, 4, &zn, &pkg) == LVP_RESULT_BUFFER_TOO_SMALL, "small");
+            CHECK(lvp_accountant_set_state_file(acc, "/nonexistent/x") == LVP_RESULT_INVALID_STATE,
+                  "state file after ticks: %s", last_error());
+        }
         lvp_accountant_free(acc);
         lvp_accountant_free(NULL);
         kill(busy, SIGKILL);

@@ -2,11 +2,15 @@
 //! virt-power: host power state, checked changes and restore, and simulated
 //! hosts, on top of libvirt-power.
 //!
-//! Per-VM power through libvirt (`top`, `exporter`) arrives with the patched
-//! libvirt; today the tool works on the host's sysfs directly: `show`,
-//! `set`, `restore`, `energy`, `sim` and `tour`.
+//! `show`, `set`, `restore`, `energy`, `sim` and `tour` work on the host's
+//! sysfs directly; `top` and `exporter` read per-VM and host energy through
+//! the patched libvirt (any URI, local or remote).
 
+mod exporter;
+mod libvirt;
+mod metrics;
 mod simfs;
+mod top;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -75,6 +79,17 @@ impl From<SetFlags> for SetOptions {
 
 #[derive(Subcommand)]
 enum Cmd {
+    #[command(flatten)]
+    Host(HostCmd),
+    /// Per-VM and host power from a libvirt URI, refreshed every interval
+    Top(top::TopArgs),
+    /// Serve per-VM and host energy counters to Prometheus on /metrics
+    Exporter(exporter::ExporterArgs),
+}
+
+/// Commands on the host's sysfs, without libvirt.
+#[derive(Subcommand)]
+enum HostCmd {
     /// Print CPUs, policies, governors, frequencies and RAPL zones
     Show {
         #[command(flatten)]
@@ -293,12 +308,11 @@ fn print_snapshot(s: &Snapshot) {
     }
 }
 
-fn run() -> Result<(), String> {
-    let cli = Cli::parse();
+fn run(cmd: HostCmd) -> Result<(), String> {
     let e = |e: libvirt_power::Error| e.to_string();
-    match cli.cmd {
-        Cmd::Show { host } => print_snapshot(&host.open().map_err(e)?.snapshot().map_err(e)?),
-        Cmd::Set { host, flags, what } => {
+    match cmd {
+        HostCmd::Show { host } => print_snapshot(&host.open().map_err(e)?.snapshot().map_err(e)?),
+        HostCmd::Set { host, flags, what } => {
             let h = host.open().map_err(e)?;
             let o: SetOptions = flags.into();
             let sel = |s: &str| CpuSelection::parse(s).map_err(e);
@@ -348,7 +362,7 @@ fn run() -> Result<(), String> {
             .map_err(e)?;
             print_report(&r);
         }
-        Cmd::Restore {
+        HostCmd::Restore {
             host,
             cpus,
             knob,
@@ -376,12 +390,12 @@ fn run() -> Result<(), String> {
                 .map_err(e)?,
             );
         }
-        Cmd::Energy {
+        HostCmd::Energy {
             host,
             interval,
             count,
         } => energy(&host.open().map_err(e)?, interval, count)?,
-        Cmd::Sim {
+        HostCmd::Sim {
             cmd: SimCmd::Create { preset, cpus, dir },
         } => {
             let spec = SimSpec::preset(&preset, cpus).ok_or_else(|| {
@@ -398,7 +412,7 @@ fn run() -> Result<(), String> {
                 dir.display()
             );
         }
-        Cmd::Sim {
+        HostCmd::Sim {
             cmd:
                 SimCmd::Run {
                     dir,
@@ -416,13 +430,13 @@ fn run() -> Result<(), String> {
                 })
                 .map_err(|err| format!("{}: {err}", dir.display()))?;
         }
-        Cmd::Sim {
+        HostCmd::Sim {
             cmd: SimCmd::Mount {
                 backing,
                 mountpoint,
             },
         } => simfs::mount(&backing, &mountpoint)?,
-        Cmd::Tour { preset, dir } => tour(&preset, dir.as_deref())?,
+        HostCmd::Tour { preset, dir } => tour(&preset, dir.as_deref())?,
     }
     Ok(())
 }
@@ -667,10 +681,16 @@ fn tour(preset: &str, dir: Option<&Path>) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    match run() {
+    let result = match Cli::parse().cmd {
+        // libvirt failures read `virt-power: <what failed>: <libvirt message>`.
+        Cmd::Top(args) => top::run(&args).map_err(|e| e.to_string()),
+        Cmd::Exporter(args) => exporter::run(&args).map_err(|e| e.to_string()),
+        Cmd::Host(cmd) => run(cmd).map_err(|msg| format!("error: {msg}")),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
-            eprintln!("virt-power: error: {msg}");
+            eprintln!("virt-power: {msg}");
             ExitCode::FAILURE
         }
     }

@@ -120,9 +120,14 @@ fn main() {
         builder = builder.allowlist_type(t);
     }
     builder = builder.allowlist_var("VIR_UUID_STRING_BUFLEN");
-    let bindings = match builder.generate() {
-        Ok(b) => b,
-        Err(e) => fail(&format!("bindgen over {}: {e}", header.display())),
+    // bindgen panics when it cannot load libclang; say what to install.
+    let generated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| builder.generate()));
+    let bindings = match generated {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => fail(&format!("bindgen over {}: {e}", header.display())),
+        Err(_) => panic!(
+            "bindgen could not run libclang: install it (Debian: apt-get install -y libclang-dev)"
+        ),
     };
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR")).join("libvirt_sys.rs");
     if let Err(e) = bindings.write_to_file(&out) {

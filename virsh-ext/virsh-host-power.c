@@ -520,6 +520,90 @@ virshNodePowerPrintRapl(vshControl *ctl,
 }
 
 
+/* The daemon's energy accounting totals per zone, when it runs: what was
+ * measured, what went to running domains, to domains that stopped, and
+ * what stayed with the host. */
+static bool
+virshNodePowerPrintAccounting(vshControl *ctl,
+                              virTypedParameterPtr params,
+                              int nparams)
+{
+    g_autoptr(vshTable) table = NULL;
+    unsigned long long tick = 0;
+    unsigned int interval = 0;
+    const char *weight = NULL;
+    unsigned int nzones = 0;
+    size_t i;
+
+    if (virTypedParamsGetULLong(params, nparams, "accounting.tick", &tick) != 1) {
+        vshPrintExtra(ctl, "%s", _("Energy accounting: off\n"));
+        return true;
+    }
+    if (virTypedParamsGetUInt(params, nparams, "accounting.interval", &interval) < 0 ||
+        virTypedParamsGetString(params, nparams, "accounting.weight", &weight) < 0 ||
+        virshPowerGetCount(ctl, params, nparams, "zone.count", &nzones) < 0)
+        return false;
+
+    vshPrintExtra(ctl, _("Energy accounting: interval %1$llu, every %2$u ms, weight %3$s\n"),
+                  tick, interval, NULLSTR(weight));
+
+    if (!(table = vshTableNew(_("Zone"), _("Measured (uJ)"), _("Domains (uJ)"),
+                              _("Departed (uJ)"), _("Unattributed (uJ)"), NULL)))
+        return false;
+
+    for (i = 0; i < nzones; i++) {
+        g_autofree char *name = NULL;
+        g_autofree char *fmeasured = virshPowerField("zone", i, "accounted.measured");
+        g_autofree char *fdeparted = virshPowerField("zone", i, "accounted.departed");
+        g_autofree char *funattr = virshPowerField("zone", i, "accounted.unattributed");
+        g_autofree char *measuredStr = NULL;
+        g_autofree char *domainsStr = NULL;
+        g_autofree char *departedStr = NULL;
+        g_autofree char *unattrStr = NULL;
+        unsigned long long measured = 0;
+        unsigned long long departed = 0;
+        unsigned long long unattributed = 0;
+
+        if (virshPowerCellString(params, nparams, "zone", i, "name", &name) < 0) {
+            vshSaveLibvirtError();
+            return false;
+        }
+        if (virTypedParamsGetULLong(params, nparams, fmeasured, &measured) != 1 ||
+            virTypedParamsGetULLong(params, nparams, fdeparted, &departed) != 1 ||
+            virTypedParamsGetULLong(params, nparams, funattr, &unattributed) != 1)
+            continue;
+
+        measuredStr = g_strdup_printf("%llu", measured);
+        domainsStr = g_strdup_printf("%llu", measured - departed - unattributed);
+        departedStr = g_strdup_printf("%llu", departed);
+        unattrStr = g_strdup_printf("%llu", unattributed);
+        if (vshTableRowAppend(table, name, measuredStr, domainsStr,
+                              departedStr, unattrStr, NULL) < 0)
+            return false;
+    }
+
+    vshTablePrintToStdout(table, ctl);
+    return true;
+}
+
+
+/* Every typed parameter as field=value, as 'domstats --raw' prints them. */
+static bool
+virshNodePowerPrintRaw(vshControl *ctl,
+                       virTypedParameterPtr params,
+                       int nparams)
+{
+    size_t i;
+
+    for (i = 0; i < nparams; i++) {
+        g_autofree char *value = vshGetTypedParamValue(ctl, &params[i]);
+
+        vshPrint(ctl, "%s=%s\n", params[i].field, value);
+    }
+    return true;
+}
+
+
 /* Options shared by the commands */
 #define VIRSH_NODE_POWER_OPT_CPU \
     {.name = "cpu", \
@@ -884,6 +968,10 @@ static const vshCmdOptDef opts_rapl_limit[] = {
      .type = VSH_OT_BOOL,
      .help = N_("restore the limits the zone had before the first change")
     },
+    {.name = "raw",
+     .type = VSH_OT_BOOL,
+     .help = N_("print every field the daemon returns as field=value")
+    },
     {.name = NULL}
 };
 
@@ -901,6 +989,7 @@ cmdRaplLimit(vshControl *ctl, const vshCmd *cmd)
     bool disable = vshCommandOptBool(cmd, "disable");
     bool restore = vshCommandOptBool(cmd, "restore");
     bool dryRun = vshCommandOptBool(cmd, "dry-run");
+    bool raw = vshCommandOptBool(cmd, "raw");
     const char *modifiers[] = { "dry-run", NULL };
     const char *constraintName = NULL;
     virTypedParameterPtr params = NULL;
@@ -915,6 +1004,12 @@ cmdRaplLimit(vshControl *ctl, const vshCmd *cmd)
     VSH_EXCLUSIVE_OPTIONS("restore", "enable");
     VSH_EXCLUSIVE_OPTIONS("restore", "disable");
     VSH_EXCLUSIVE_OPTIONS("restore", "constraint");
+    VSH_EXCLUSIVE_OPTIONS("raw", "limit");
+    VSH_EXCLUSIVE_OPTIONS("raw", "window");
+    VSH_EXCLUSIVE_OPTIONS("raw", "enable");
+    VSH_EXCLUSIVE_OPTIONS("raw", "disable");
+    VSH_EXCLUSIVE_OPTIONS("raw", "restore");
+    VSH_EXCLUSIVE_OPTIONS("raw", "constraint");
 
     if (vshCommandOptString(ctl, cmd, "zone", &zone) < 0 ||
         vshCommandOptString(ctl, cmd, "constraint", &constraint) < 0)
@@ -938,7 +1033,11 @@ cmdRaplLimit(vshControl *ctl, const vshCmd *cmd)
             goto cleanup;
         }
 
-        ret = virshNodePowerPrintRapl(ctl, params, nparams, constraint);
+        if (raw)
+            ret = virshNodePowerPrintRaw(ctl, params, nparams);
+        else
+            ret = virshNodePowerPrintRapl(ctl, params, nparams, constraint) &&
+                (constraint || virshNodePowerPrintAccounting(ctl, params, nparams));
         goto cleanup;
     }
 

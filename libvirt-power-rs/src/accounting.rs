@@ -384,8 +384,10 @@ impl Accountant {
         self.departed_uj.get(zone).copied().unwrap_or(0)
     }
 
-    /// Energy in `zone` of domains no longer accounted (and of domains
-    /// saved by an earlier daemon and not resumed yet), µJ.
+    /// Energy in `zone` of domains no longer accounted: removed ones
+    /// (from the moment of their removal; the next tick adds their last
+    /// interval), and domains saved by an earlier daemon and not resumed
+    /// yet, µJ.
     pub fn departed_uj(&self, zone: &str) -> Option<u64> {
         self.zone_index(zone)?;
         let pending: u64 = self
@@ -393,7 +395,16 @@ impl Accountant {
             .values()
             .filter_map(|s| s.energy_uj.get(zone))
             .fold(0u64, |a, &b| a.saturating_add(b));
-        Some(self.departed_own_uj(zone).saturating_add(pending))
+        let retiring: u64 = self
+            .retiring
+            .iter()
+            .filter_map(|id| self.domain_energy_uj(id, zone))
+            .fold(0u64, |a, b| a.saturating_add(b));
+        Some(
+            self.departed_own_uj(zone)
+                .saturating_add(pending)
+                .saturating_add(retiring),
+        )
     }
 
     fn zone_index(&self, zone: &str) -> Option<usize> {

@@ -173,6 +173,8 @@ fn churn_keeps_the_totals_and_counters_monotonic() {
             drop(p);
             acc.remove_domain("churn").unwrap();
         }
+        // Removed, not ticked yet: already counted as departed.
+        assert_identity(&acc);
         sim::advance(
             &root,
             PowerModel { tdp_w: 85.0 },
@@ -236,6 +238,13 @@ fn a_restart_resumes_the_same_lifetime_only() {
     assert!(acc.domain_energy_uj("a", "package-0").unwrap() >= before_a);
     assert_identity(&acc);
     assert_eq!(acc.ticks(), 5);
+    // A resumed domain that stops: its whole lifetime's energy departs.
+    let a_before = acc.domain_energy_uj("a", "package-0").unwrap();
+    acc.remove_domain("a").unwrap();
+    sim::advance(&root, model, 1.0, Duration::from_millis(100)).unwrap();
+    acc.tick().unwrap();
+    assert_identity(&acc);
+    assert!(acc.departed_uj("package-0").unwrap() >= before_b + a_before);
 
     // Set after a tick: refused; a damaged file: refused with its path.
     assert!(acc.set_state_file(&file).is_err());

@@ -402,6 +402,8 @@ pub struct Daemon {
     /// Whether this is Debian's stock daemon.
     pub stock: bool,
     dir: TempDir,
+    /// The prefix's qemu.conf as it was, put back on drop.
+    qemu_conf: Option<(PathBuf, Vec<u8>)>,
     _lock: Option<File>,
 }
 
@@ -409,8 +411,31 @@ impl Daemon {
     /// The patched `virtqemud` from build/prefix reading the host's sysfs
     /// from `sysfs`; with `tcp`, also `virtproxyd` on 127.0.0.1.
     pub fn patched(sysfs: &Path, tcp: bool) -> Daemon {
+        Daemon::patched_with(sysfs, tcp, "")
+    }
+
+    /// [`Daemon::patched`] with `qemu_conf` (settings such as
+    /// `power_accounting = 0`) appended to the prefix's qemu.conf for this
+    /// daemon's life (the driver reads no other file); the file is put
+    /// back on drop.
+    pub fn patched_with(sysfs: &Path, tcp: bool, qemu_conf: &str) -> Daemon {
         require_prefix();
         let lock = lock_prefix();
+        let conf_path = prefix().join("etc/libvirt/qemu.conf");
+        // What a killed run appended is not part of the original.
+        let marker = "\n# libvirt-power test harness\n";
+        let text = fs::read_to_string(&conf_path).unwrap_or_default();
+        let original = text.split(marker).next().unwrap_or("").as_bytes().to_vec();
+        if original.len() != text.len() {
+            fs::write(&conf_path, &original).unwrap_or_else(|e| panic!("{}: {e}", conf_path.display()));
+        }
+        let mut conf = original.clone();
+        conf.extend_from_slice(marker.as_bytes());
+        conf.extend_from_slice(qemu_conf.as_bytes());
+        conf.push(b'\n');
+        if !qemu_conf.is_empty() {
+            fs::write(&conf_path, &conf).unwrap_or_else(|e| panic!("{}: {e}", conf_path.display()));
+        }
         link_var_run();
         let run_dir = prefix().join("run");
         let sock = run_dir.join("libvirt/virtqemud-sock");
@@ -435,6 +460,7 @@ impl Daemon {
             tcp_uri: None,
             stock: false,
             dir: TempDir::new("e2e-daemon"),
+            qemu_conf: (!qemu_conf.is_empty()).then(|| (conf_path, original)),
             _lock: Some(lock),
         };
         // The default pid file in the prefix: a second virtqemud on the
@@ -491,6 +517,7 @@ impl Daemon {
             tcp_uri: None,
             stock: true,
             dir: TempDir::new("e2e-stock"),
+            qemu_conf: None,
             _lock: None,
         };
         let dir = d.dir.path().to_owned();
@@ -640,6 +667,11 @@ impl Drop for Daemon {
                 eprintln!("{} had exited on its own ({st})\n{}", p.name, p.tail());
             } else if panicking {
                 eprintln!("{}", p.tail());
+            }
+        }
+        if let Some((path, original)) = self.qemu_conf.take() {
+            if let Err(e) = fs::write(&path, original) {
+                eprintln!("cannot put back {}: {e}", path.display());
             }
         }
     }

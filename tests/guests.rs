@@ -677,3 +677,45 @@ impl StdinBytes for Command {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 }
+
+/// `power_accounting = 0` in qemu.conf: no counters opened, no energy
+/// group, and virsh says accounting is off.
+#[test]
+fn accounting_off_switch() {
+    require_root!();
+    daemon::require_patched();
+    let (accel, _) = guests::accel();
+    let kernels = guests::build_kernels();
+    let energy = EnergySource::start(SimHost::plain("acpi-cpufreq"));
+    let mut gh = GuestHost::new(Daemon::patched_with(
+        &energy.host.root,
+        false,
+        "power_accounting = 0",
+    ));
+    let g = gh.guest("off", &kernels.busy, accel);
+    gh.define(&g);
+    boot(&mut gh, &g, BUSY_LINE);
+    std::thread::sleep(Duration::from_millis(1500));
+    let stats = gh.stats(&["--energy"], &[&g]);
+    assert!(
+        !stats[&g.name].0.keys().any(|k| k.starts_with("energy.")),
+        "energy fields with accounting off: {:?}",
+        stats[&g.name]
+    );
+    let perf = gh
+        .daemon_fd_list()
+        .values()
+        .filter(|t| t.contains("perf_event"))
+        .count();
+    assert_eq!(perf, 0, "perf descriptors with accounting off");
+    let table = gh.virsh.ok(&["rapl-limit"]);
+    assert!(
+        table.stdout.contains("Energy accounting: off"),
+        "{}",
+        table.stdout
+    );
+    assert!(!node_fields(&gh.virsh).contains_key("accounting.tick"));
+    println!("accounting off: no energy fields, no perf descriptors, rapl-limit says off");
+    gh.destroy(&g);
+    gh.undefine(&g);
+}

@@ -427,7 +427,8 @@ impl Daemon {
         let text = fs::read_to_string(&conf_path).unwrap_or_default();
         let original = text.split(marker).next().unwrap_or("").as_bytes().to_vec();
         if original.len() != text.len() {
-            fs::write(&conf_path, &original).unwrap_or_else(|e| panic!("{}: {e}", conf_path.display()));
+            fs::write(&conf_path, &original)
+                .unwrap_or_else(|e| panic!("{}: {e}", conf_path.display()));
         }
         let mut conf = original.clone();
         conf.extend_from_slice(marker.as_bytes());
@@ -460,7 +461,7 @@ impl Daemon {
             tcp_uri: None,
             stock: false,
             dir: TempDir::new("e2e-daemon"),
-            qemu_conf: (!qemu_conf.is_empty()).then(|| (conf_path, original)),
+            qemu_conf: (!qemu_conf.is_empty()).then_some((conf_path, original)),
             _lock: Some(lock),
         };
         // The default pid file in the prefix: a second virtqemud on the
@@ -669,10 +670,10 @@ impl Drop for Daemon {
                 eprintln!("{}", p.tail());
             }
         }
-        if let Some((path, original)) = self.qemu_conf.take() {
-            if let Err(e) = fs::write(&path, original) {
-                eprintln!("cannot put back {}: {e}", path.display());
-            }
+        if let Some((path, original)) = self.qemu_conf.take()
+            && let Err(e) = fs::write(&path, original)
+        {
+            eprintln!("cannot put back {}: {e}", path.display());
         }
     }
 }

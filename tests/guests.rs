@@ -590,7 +590,7 @@ fn exporter_matches_domstats() {
             .unwrap_or_else(|e| panic!("{}: {e}", parser.display()));
         // name{labels} value, one per line, from the Prometheus parser.
         let samples: Vec<(String, BTreeMap<String, String>, f64)> =
-            parsed.lines().map(|l| serde_sample(l)).collect();
+            parsed.lines().map(serde_sample).collect();
         let ticks = samples
             .iter()
             .find(|(n, _, _)| n == "virt_power_accounting_ticks_total")

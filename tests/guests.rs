@@ -332,6 +332,25 @@ fn busy_guest_gets_the_energy() {
         "weight: {weight}; zones: {:?}",
         s0.zones.keys().collect::<Vec<_>>()
     );
+    // perf cycles of the whole QEMU process in the perf group, where the
+    // host has a cycles PMU (then the accounting weighs by cycles).
+    let perf = gh.stats(&["--perf"], &guests);
+    if weight == "cycles" {
+        for g in guests {
+            assert!(
+                perf[&g.name].u64("perf.cpu_cycles") > 0,
+                "no perf.cpu_cycles for {}: {:?}",
+                g.name,
+                perf[&g.name]
+            );
+        }
+        println!("perf.cpu_cycles present for both guests");
+    } else {
+        assert!(!perf[&busy.name].0.contains_key("perf.cpu_cycles"));
+        println!(
+            "perf.cpu_cycles: skipped: this host has no cycles PMU (the accounting weighs by {weight})"
+        );
+    }
     let mut worst = assert_conserved(&s0);
     let mut ticks = vec![s0.tick];
     let mut last = snapshot(&gh, &guests);

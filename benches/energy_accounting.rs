@@ -41,13 +41,10 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use support::daemon::{self, Daemon, SimHost};
-use support::guests::{self, Guest, GuestHost, IDLE_LINE};
+use support::guests::{self, EnergySource, Guest, GuestHost, IDLE_LINE};
 
 /// The daemon's setting in each round, in order.
 const ROUNDS: [bool; 4] = [true, false, false, true];
@@ -67,41 +64,6 @@ const LATENCY_ROUNDS: u32 = 100;
 const LATENCY_CALLS: u32 = 5;
 
 // ------------------------------------------------------------ energy source
-
-/// A simulated host whose energy counters advance from this machine's real
-/// load every 100 ms, until dropped (the thread stops before the tree goes).
-struct EnergySource {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-    host: SimHost,
-}
-
-impl EnergySource {
-    fn start(host: SimHost) -> EnergySource {
-        let mut runner = libvirt_power::sim::Runner::new(&host.root).expect("sim runner");
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::spawn(move || {
-            runner
-                .run(Duration::from_millis(100), || s.load(Ordering::Relaxed))
-                .expect("sim runner tick");
-        });
-        EnergySource {
-            stop,
-            thread: Some(thread),
-            host,
-        }
-    }
-}
-
-impl Drop for EnergySource {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
 
 // ------------------------------------------------------------ stats_latency
 
@@ -299,11 +261,13 @@ fn median(v: &[f64]) -> f64 {
     }
 }
 
+/// `a / b`, or why there is no ratio: an idle daemon with accounting off
+/// does no periodic work at all, so its CPU time can be exactly 0.
 fn ratio(a: f64, b: f64) -> String {
     if b > 0.0 {
         format!("{:.2}", a / b)
     } else {
-        "inf".into()
+        "n/a (off used no CPU time)".into()
     }
 }
 
@@ -437,10 +401,11 @@ fn main() {
         let off = median(&cpu[&(false, n)]);
         println!(
             "bench energy: daemon CPU, {n} {}: on {on:.3} ms/s, off {off:.3} ms/s, ratio {} \
-             ({:+.3} ms/s) [median of {} on / {} off rounds]",
+             ({:+.3} ms/s = {:+.4}% of one CPU) [median of {} on / {} off rounds]",
             guests_word(n),
             ratio(on, off),
             on - off,
+            (on - off) / 10.0,
             rounds_per_side(true),
             rounds_per_side(false)
         );

@@ -29,13 +29,10 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use support::daemon::{self, Daemon, SimHost, Virsh};
-use support::guests::{self, Accel, BUSY_LINE, Guest, GuestHost, IDLE_LINE, Stats};
+use support::guests::{self, Accel, BUSY_LINE, EnergySource, Guest, GuestHost, IDLE_LINE, Stats};
 
 /// How long a guest may take from `virsh start` to its debugcon line.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -45,41 +42,6 @@ const SETTLE: Duration = Duration::from_secs(2);
 const WINDOW: Duration = Duration::from_secs(6);
 
 // ------------------------------------------------------------ energy source
-
-/// A simulated host whose energy counters advance from this machine's real
-/// load every 100 ms, until dropped (the thread stops before the tree goes).
-struct EnergySource {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-    host: SimHost,
-}
-
-impl EnergySource {
-    fn start(host: SimHost) -> EnergySource {
-        let mut runner = libvirt_power::sim::Runner::new(&host.root).expect("sim runner");
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::spawn(move || {
-            runner
-                .run(Duration::from_millis(100), || s.load(Ordering::Relaxed))
-                .expect("sim runner tick");
-        });
-        EnergySource {
-            stop,
-            thread: Some(thread),
-            host,
-        }
-    }
-}
-
-impl Drop for EnergySource {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
 
 // ------------------------------------------------------------ snapshots
 

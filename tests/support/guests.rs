@@ -566,3 +566,42 @@ impl Drop for GuestHost {
         }
     }
 }
+
+// ---------------------------------------------------------------- energy
+
+/// A simulated host whose RAPL energy counters advance from this machine's
+/// real load every 100 ms (`libvirt_power::sim::Runner`), until dropped;
+/// the thread stops before the tree goes.
+pub struct EnergySource {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    pub host: daemon::SimHost,
+}
+
+impl EnergySource {
+    pub fn start(host: daemon::SimHost) -> EnergySource {
+        use std::sync::atomic::Ordering;
+        let mut runner = libvirt_power::sim::Runner::new(&host.root).expect("sim runner");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            runner
+                .run(Duration::from_millis(100), || s.load(Ordering::Relaxed))
+                .expect("sim runner tick");
+        });
+        EnergySource {
+            stop,
+            thread: Some(thread),
+            host,
+        }
+    }
+}
+
+impl Drop for EnergySource {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

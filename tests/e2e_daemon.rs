@@ -129,8 +129,8 @@ fn words(s: &str) -> Vec<&str> {
 
 const GETTERS: [&str; 3] = ["frequency", "governor", "rapl-limit"];
 
-/// A virsh table (title line, dashes, rows; columns start where the
-/// titles do) as rows of (title, cell), in column order.
+/// The first virsh table of `text` (title line, dashes, rows; columns
+/// start where the titles do) as rows of (title, cell), in column order.
 fn parse_table(text: &str) -> Vec<Vec<(String, String)>> {
     let mut lines = text.lines().skip_while(|l| l.trim().is_empty());
     let Some(header) = lines.next() else {
@@ -148,8 +148,11 @@ fn parse_table(text: &str) -> Vec<Vec<(String, String)>> {
         line.get(from..to).unwrap_or("").trim().to_owned()
     };
     let titles: Vec<String> = (0..starts.len()).map(|k| cut(header, k)).collect();
+    // The first table only: its rows start with a blank; what follows it
+    // (rapl-limit's "Energy accounting" line and table) is not its rows.
     lines
-        .filter(|l| !l.trim().is_empty() && !l.trim().chars().all(|c| c == '-'))
+        .skip_while(|l| l.trim().chars().all(|c| c == '-'))
+        .take_while(|l| l.starts_with(' ') && !l.trim().is_empty())
         .map(|l| {
             (0..starts.len())
                 .map(|k| (titles[k].clone(), cut(l, k)))
@@ -225,8 +228,16 @@ fn expected(s: &Setter) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The getters' tables, without what changes by itself: rapl-limit's
+/// energy accounting section (its interval number advances every second).
 fn tables(v: &Virsh) -> [String; 3] {
-    GETTERS.map(|g| v.ok(&[g]).stdout)
+    GETTERS.map(|g| {
+        let out = v.ok(&[g]).stdout;
+        match out.find("\nEnergy accounting:") {
+            Some(i) => out[..=i].to_owned(),
+            None => out,
+        }
+    })
 }
 
 /// The three tables of the untouched acpi-cpufreq preset.

@@ -29,16 +29,9 @@
 
 #define _POSIX_C_SOURCE 200809L
 
-#include <errno.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
+static const char *prog = "rpc_latency";
 
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
+#include "bench_common.h"
 
 enum { KIND_FLOOR, KIND_ONE, KIND_ALL, NKINDS };
 
@@ -46,19 +39,6 @@ enum { KIND_FLOOR, KIND_ONE, KIND_ALL, NKINDS };
  * original values, and the first calls fault in code and buffers. */
 #define WARMUP_CALLS 20
 
-static const char *prog = "rpc_latency";
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "%s: ", prog);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
 
 /* The error libvirt recorded for the last failed call in this thread. */
 static void die_virt(const char *what)
@@ -66,13 +46,6 @@ static void die_virt(const char *what)
     die("%s failed: %s", what, virGetLastErrorMessage());
 }
 
-/* libvirt's default handler prints every error to stderr; die_virt()
- * reports the one that matters instead. */
-static void quiet_errors(void *opaque, virErrorPtr err)
-{
-    (void)opaque;
-    (void)err;
-}
 
 static void usage(void)
 {
@@ -85,48 +58,6 @@ static void usage(void)
     exit(2);
 }
 
-static long parse_count(const char *s, const char *what)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v <= 0 || v > 1000000) {
-        fprintf(stderr, "%s: bad %s '%s'\n", prog, what, s);
-        usage();
-    }
-    return v;
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        die("clock_gettime: %s", strerror(errno));
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a;
-    int64_t y = *(const int64_t *)b;
-
-    return (x > y) - (x < y);
-}
-
-/* The q-quantile (0..1) of sorted samples, nearest rank, in microseconds. */
-static double quantile_us(const int64_t *sorted, size_t n, double q)
-{
-    size_t rank = (size_t)(q * (double)n + 0.999999);
-
-    if (rank < 1)
-        rank = 1;
-    if (rank > n)
-        rank = n;
-    return (double)sorted[rank - 1] / 1000.0;
-}
 
 /* Trailing whitespace off. */
 static void chomp(char *s)
@@ -306,9 +237,9 @@ int main(int argc, char **argv)
         if (argi + 1 >= argc)
             usage();
         if (strcmp(opt, "-r") == 0) {
-            rounds = parse_count(argv[argi + 1], "round count");
+            rounds = parse_count(argv[argi + 1], "round count", 1);
         } else if (strcmp(opt, "-n") == 0) {
-            calls = parse_count(argv[argi + 1], "call count");
+            calls = parse_count(argv[argi + 1], "call count", 1);
             if (calls % 2 != 0) {
                 fprintf(stderr, "%s: -n must be even\n", prog);
                 usage();

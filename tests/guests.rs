@@ -235,6 +235,11 @@ fn boot(gh: &mut GuestHost, g: &Guest, line: &str) -> Duration {
     gh.wait_debugcon(g, line, t, BOOT_TIMEOUT)
 }
 
+/// perf event descriptors among the daemon's (from `daemon_fd_list`).
+fn perf_fds(fds: &BTreeMap<u32, String>) -> usize {
+    fds.values().filter(|t| t.contains("perf_event")).count()
+}
+
 fn wait_fds_back(gh: &GuestHost, before: &BTreeMap<u32, String>) {
     // The daemon may close a client's socket a moment after virsh exits.
     let start = Instant::now();
@@ -245,13 +250,12 @@ fn wait_fds_back(gh: &GuestHost, before: &BTreeMap<u32, String>) {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let perf = |m: &BTreeMap<u32, String>| m.values().filter(|t| t.contains("perf_event")).count();
     println!(
         "daemon descriptors: {} before, {} after ({} perf before, {} after)",
         before.len(),
         after.len(),
-        perf(before),
-        perf(&after)
+        perf_fds(before),
+        perf_fds(&after)
     );
     let new: Vec<String> = after
         .iter()
@@ -259,7 +263,7 @@ fn wait_fds_back(gh: &GuestHost, before: &BTreeMap<u32, String>) {
         .map(|(fd, target)| format!("{fd} -> {target}"))
         .collect();
     assert!(
-        after.len() <= before.len() && perf(&after) == 0,
+        after.len() <= before.len() && perf_fds(&after) == 0,
         "the daemon holds more descriptors than before the guests: {new:?}"
     );
 }
@@ -426,11 +430,7 @@ fn start_stop_churn() {
         let s = snapshot(&gh, &[&steady]);
         assert_conserved(&s);
         assert_monotonic(&last, &s, &format!("round {round}, running"));
-        let perf = gh
-            .daemon_fd_list()
-            .values()
-            .filter(|t| t.contains("perf_event"))
-            .count();
+        let perf = perf_fds(&gh.daemon_fd_list());
         perf_max = perf_max.max(perf);
         last = s;
         for g in churn.iter().rev() {
@@ -683,11 +683,7 @@ fn accounting_off_switch() {
         "energy fields with accounting off: {:?}",
         stats[&g.name]
     );
-    let perf = gh
-        .daemon_fd_list()
-        .values()
-        .filter(|t| t.contains("perf_event"))
-        .count();
+    let perf = perf_fds(&gh.daemon_fd_list());
     assert_eq!(perf, 0, "perf descriptors with accounting off");
     let table = gh.virsh.ok(&["rapl-limit"]);
     assert!(

@@ -235,28 +235,24 @@ impl Accountant {
                 self.departed_own_uj(z)
             );
         }
+        let mut domain_line =
+            |id: &str, l: Lifetime, energy: &mut dyn Iterator<Item = (&str, u64)>| {
+                let _ = write!(text, "domain {id} {} {}", l.pid, l.start_ticks);
+                for (z, uj) in energy {
+                    let _ = write!(text, " {z}={uj}");
+                }
+                text.push('\n');
+            };
         for (id, d) in &self.domains {
-            let _ = write!(
-                text,
-                "domain {id} {} {}",
-                d.lifetime.pid, d.lifetime.start_ticks
-            );
-            for z in self.zones() {
-                let _ = write!(text, " {z}={}", self.domain_energy_uj(id, z).unwrap_or(0));
-            }
-            text.push('\n');
+            let mut energy = self
+                .zones()
+                .map(|z| (z, self.domain_energy_uj(id, z).unwrap_or(0)));
+            domain_line(id, d.lifetime, &mut energy);
         }
         // Saved domains not resumed yet stay saved.
         for (id, s) in &self.saved {
-            let _ = write!(
-                text,
-                "domain {id} {} {}",
-                s.lifetime.pid, s.lifetime.start_ticks
-            );
-            for (z, uj) in &s.energy_uj {
-                let _ = write!(text, " {z}={uj}");
-            }
-            text.push('\n');
+            let mut energy = s.energy_uj.iter().map(|(z, uj)| (z.as_str(), *uj));
+            domain_line(id, s.lifetime, &mut energy);
         }
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, text).map_err(|e| Error::from_io(tmp.clone(), None, e))?;

@@ -91,6 +91,8 @@ use perf_event_open::event::dp::DynamicPmu;
 use perf_event_open::event::hw::Hardware;
 use perf_event_open::event::sw::Software;
 
+pub use crate::error::{PerfError, PerfTarget};
+
 /// How many times [`ProcessCounter::open`] counts a process from scratch when
 /// threads keep appearing while it attaches, before settling for approximate
 /// coverage.
@@ -98,116 +100,6 @@ pub const OPEN_ATTEMPTS: usize = 8;
 
 /// How many list-and-attach rounds one call makes while coverage is incomplete.
 const ATTACH_ROUNDS: usize = 8;
-
-/// What a perf counter was opened on, for error reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PerfTarget {
-    /// One thread `tid` of process `pid` (any CPU).
-    Thread {
-        /// Process id (thread group id).
-        pid: i32,
-        /// Thread id.
-        tid: i32,
-    },
-    /// All tasks on one CPU.
-    Cpu {
-        /// CPU number.
-        cpu: u32,
-    },
-}
-
-impl fmt::Display for PerfTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PerfTarget::Thread { pid, tid } => write!(f, "pid {pid} tid {tid}"),
-            PerfTarget::Cpu { cpu } => write!(f, "cpu {cpu}"),
-        }
-    }
-}
-
-/// Errors of this module.
-#[derive(Debug, thiserror::Error)]
-pub enum PerfError {
-    /// The host cannot count this event: `perf_event_open` returned `ENOENT`,
-    /// `EOPNOTSUPP` or `ENODEV` (no such PMU or event on this host; for a
-    /// CPU-bound event `ENODEV` can also mean the CPU is offline).
-    #[error("perf event {event} is not supported on this host ({target}): {source}")]
-    NotSupported {
-        /// Event name, e.g. `cycles` or `power/energy-pkg/`.
-        event: String,
-        /// What the counter was opened on.
-        target: PerfTarget,
-        /// The kernel's error.
-        source: io::Error,
-    },
-    /// `perf_event_open` returned `EACCES` or `EPERM` (needs `CAP_PERFMON` or a
-    /// lower `kernel.perf_event_paranoid`).
-    #[error(
-        "permission denied for perf event {event} ({target}); \
-         needs CAP_PERFMON or a lower kernel.perf_event_paranoid: {source}"
-    )]
-    Permission {
-        /// Event name.
-        event: String,
-        /// What the counter was opened on.
-        target: PerfTarget,
-        /// The kernel's error.
-        source: io::Error,
-    },
-    /// The process has exited: `/proc/<pid>/task` is absent or every thread
-    /// was gone (`ESRCH`) when its counter was opened.
-    #[error("process {pid} is gone: {source}")]
-    ProcessGone {
-        /// Process id.
-        pid: i32,
-        /// `ENOENT` from `/proc` or `ESRCH` from `perf_event_open`.
-        source: io::Error,
-    },
-    /// Any other error opening or reading a perf counter.
-    #[error("perf event {event} ({target}): {source}")]
-    Io {
-        /// Event name.
-        event: String,
-        /// What the counter was opened on.
-        target: PerfTarget,
-        /// The underlying error.
-        source: io::Error,
-    },
-    /// Reading a file or directory under `/proc` or sysfs failed.
-    #[error("{}: {source}", path.display())]
-    File {
-        /// The file or directory.
-        path: PathBuf,
-        /// The underlying error.
-        source: io::Error,
-    },
-    /// A sysfs file has content this module cannot interpret.
-    #[error("{}: {reason}", path.display())]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// A pid that does not name one process (zero or negative).
-    #[error("invalid pid {pid}: expected a positive process id")]
-    InvalidPid {
-        /// The rejected value.
-        pid: i32,
-    },
-    /// A CPU number the kernel interface cannot express (above `i32::MAX`).
-    #[error("invalid cpu number {cpu}")]
-    InvalidCpu {
-        /// The rejected value.
-        cpu: u32,
-    },
-    /// [`PowerPmu::open`] was asked for an event the PMU does not list.
-    #[error("the power PMU has no event named {event:?}")]
-    UnknownEvent {
-        /// The requested name.
-        event: String,
-    },
-}
 
 /// How an `io::Error` from `perf_event_open` is reported.
 enum ErrClass {
@@ -268,16 +160,18 @@ fn proc_error(pid: i32, path: &Path, source: io::Error) -> PerfError {
 pub enum WeightKind {
     /// Hardware CPU cycles (`PERF_COUNT_HW_CPU_CYCLES`).
     Cycles,
-    /// On-CPU time in nanoseconds (software `task-clock` event).
+    /// On-CPU time (software `task-clock` event), counted in nanoseconds.
     CpuTimeNs,
 }
 
 impl WeightKind {
-    /// Stable name: `"cycles"` or `"cpu_time_ns"`.
+    /// Stable name, the one the C ABI (`LVP_WEIGHT_CPU_TIME`), the wire and
+    /// the tools use: `"cycles"` or `"cpu_time"` (whose values are
+    /// nanoseconds).
     pub fn as_str(self) -> &'static str {
         match self {
             WeightKind::Cycles => "cycles",
-            WeightKind::CpuTimeNs => "cpu_time_ns",
+            WeightKind::CpuTimeNs => "cpu_time",
         }
     }
 
@@ -1591,7 +1485,7 @@ for line in sys.stdin:
         };
         assert_eq!(auto.kind(), expected);
         assert_eq!(WeightKind::Cycles.as_str(), "cycles");
-        assert_eq!(WeightKind::CpuTimeNs.as_str(), "cpu_time_ns");
+        assert_eq!(WeightKind::CpuTimeNs.as_str(), "cpu_time");
     }
 
     #[test]

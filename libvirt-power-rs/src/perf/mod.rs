@@ -17,6 +17,8 @@ mod power;
 mod process;
 
 pub use crate::error::{PerfError, PerfTarget};
+#[cfg(test)]
+pub(crate) use power::fixture as power_fixture;
 pub use power::{PMU_DIR, PowerCounter, PowerEvent, PowerPmu};
 pub use process::{
     OPEN_ATTEMPTS, ProcessCounter, Reading, WeightKind, WeightPreference, host_has_cycles_pmu,

@@ -426,6 +426,8 @@ impl PowerCounter {
 #[cfg(test)]
 pub(crate) mod fixture {
     use super::PMU_DIR;
+    use crate::sysfs::SysfsRoot;
+    use std::collections::BTreeSet;
     use std::fs;
     use std::path::Path;
 
@@ -437,6 +439,22 @@ pub(crate) mod fixture {
             fs::create_dir_all(parent).expect("mkdir");
         }
         fs::write(path, content).expect("write");
+    }
+
+    /// A PMU type number that no PMU on this host has.
+    pub(crate) fn unused_pmu_type() -> u32 {
+        let sys = SysfsRoot::new("/sys");
+        let used: BTreeSet<u32> = sys
+            .list("bus/event_source/devices")
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|pmu| {
+                sys.read_u64(&format!("bus/event_source/devices/{pmu}/type"))
+                    .ok()
+            })
+            .filter_map(|t| u32::try_from(t).ok())
+            .collect();
+        (4096..).find(|t| !used.contains(t)).unwrap_or(4096)
     }
 
     /// The power PMU of an Intel server (as Linux 6.1 shows it) under
@@ -624,26 +642,10 @@ mod tests {
         assert_eq!(config("event=0x1234").expect("ok"), 0x1234);
     }
 
-    /// A PMU type number that no PMU on this host has.
-    fn unused_pmu_type() -> u32 {
-        let sys = SysfsRoot::new("/sys");
-        let used: BTreeSet<u32> = sys
-            .list("bus/event_source/devices")
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|pmu| {
-                sys.read_u64(&format!("bus/event_source/devices/{pmu}/type"))
-                    .ok()
-            })
-            .filter_map(|t| u32::try_from(t).ok())
-            .collect();
-        (4096..).find(|t| !used.contains(t)).unwrap_or(4096)
-    }
-
     #[test]
     fn open_on_missing_pmu_is_not_supported() {
         let _lock = test_lock();
-        let pmu_type = unused_pmu_type();
+        let pmu_type = fixture::unused_pmu_type();
         let tree = intel_tree("nopmu", &pmu_type.to_string());
         let pmu = PowerPmu::discover(&sysfs_of(&tree))
             .expect("discover")

@@ -495,8 +495,9 @@ fn check(src: &Path) -> Vec<String> {
     problems
 }
 
-/// The top-level edges, for the log.
-fn top_level_edges(src: &Path) -> Vec<String> {
+/// Every edge, for the log: `a -> b, c` for the top level, `f/: a -> b`
+/// within folder module `f`.
+fn edges(src: &Path) -> Vec<String> {
     let mut paths = Vec::new();
     rust_files(src, &mut paths);
     let mut files = Vec::new();
@@ -509,12 +510,19 @@ fn top_level_edges(src: &Path) -> Vec<String> {
             None => exports = root_exports(&text),
         }
     }
-    graphs(&files, &exports)
-        .remove("")
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(a, bs)| format!("{a} -> {}", bs.into_keys().collect::<Vec<_>>().join(", ")))
-        .collect()
+    let mut out = Vec::new();
+    for (folder, graph) in graphs(&files, &exports) {
+        let place = if folder.is_empty() {
+            String::new()
+        } else {
+            format!("{folder}/: ")
+        };
+        for (a, bs) in graph {
+            let to: Vec<String> = bs.into_keys().collect();
+            out.push(format!("{place}{a} -> {}", to.join(", ")));
+        }
+    }
+    out
 }
 
 #[test]
@@ -523,7 +531,7 @@ fn no_import_cycles() {
     let src = std::env::var_os("MODULE_GRAPH_SRC")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
-    for line in top_level_edges(&src) {
+    for line in edges(&src) {
         println!("{line}");
     }
     let problems = check(&src);

@@ -23,7 +23,8 @@
 //!
 //! With a state file ([`Accountant::set_state_file`]) every tick saves the
 //! totals and each domain's counters with the identity of its process
-//! lifetime (pid and start time from `/proc/<pid>/stat`). After a restart,
+//! lifetime (pid and start time from `/proc/<pid>/stat`, read through the
+//! accountant's [`ProcfsRoot`]). After a restart,
 //! [`Accountant::add_domain`] on the same process lifetime resumes from the
 //! saved counters, so a domain's counters never go backwards within its
 //! lifetime; a new lifetime (same id, other process) starts from 0. Saved
@@ -39,6 +40,7 @@ use std::path::{Path, PathBuf};
 use crate::attribution::{Attributor, HostWeight, IntervalReport, WeightSample, ZoneSample};
 use crate::error::{Error, Result};
 use crate::perf::{ProcessCounter, WeightKind, WeightPreference};
+use crate::procfs::ProcfsRoot;
 use crate::rapl::{self, RaplZone};
 use crate::sysfs::SysfsRoot;
 
@@ -65,12 +67,8 @@ struct Lifetime {
 }
 
 impl Lifetime {
-    fn of(pid: i32) -> Option<Lifetime> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // The command name may hold spaces and parentheses; fields resume
-        // after the last ')'. starttime is field 22, the 20th after it.
-        let rest = &stat[stat.rfind(')')? + 1..];
-        let start_ticks = rest.split_whitespace().nth(19)?.parse().ok()?;
+    fn of(procfs: &ProcfsRoot, pid: i32) -> Option<Lifetime> {
+        let start_ticks = procfs.pid_stat(pid).ok()?.start_ticks;
         Some(Lifetime { pid, start_ticks })
     }
 }
@@ -93,6 +91,7 @@ struct ZoneBase {
 #[derive(Debug)]
 pub struct Accountant {
     sysfs: SysfsRoot,
+    procfs: ProcfsRoot,
     zones: Vec<RaplZone>,
     pref: WeightPreference,
     attributor: Attributor,
@@ -112,22 +111,34 @@ pub struct Accountant {
     state_file: Option<PathBuf>,
 }
 
-fn host_busy_ns() -> Option<u64> {
-    crate::topology::proc_stat_jiffies()
+fn host_busy_ns(procfs: &ProcfsRoot) -> Option<u64> {
+    procfs
+        .stat()
         .ok()
-        .map(|(busy, _)| busy.saturating_mul(NS_PER_TICK))
+        .map(|s| s.total.busy_ticks().saturating_mul(NS_PER_TICK))
 }
 
 impl Accountant {
     /// An accountant over the RAPL zones of `sysfs` whose energy is
-    /// readable.
+    /// readable, with the machine's `/proc`.
     pub fn new(sysfs: &SysfsRoot, pref: WeightPreference) -> Result<Accountant> {
+        Self::with_procfs(sysfs, &ProcfsRoot::default(), pref)
+    }
+
+    /// An accountant over the RAPL zones of `sysfs` that reads process
+    /// lifetimes, thread lists and the host's busy time from `procfs`.
+    pub fn with_procfs(
+        sysfs: &SysfsRoot,
+        procfs: &ProcfsRoot,
+        pref: WeightPreference,
+    ) -> Result<Accountant> {
         let zones = rapl::read_zones(sysfs)?
             .into_iter()
             .filter(|z| z.energy_uj.is_some())
             .collect();
         Ok(Accountant {
             sysfs: sysfs.clone(),
+            procfs: procfs.clone(),
             zones,
             pref,
             attributor: Attributor::new(),
@@ -291,10 +302,10 @@ impl Accountant {
             Some(WeightKind::CpuTimeNs) => WeightPreference::CpuTime,
             None => self.pref,
         };
-        let mut counter = ProcessCounter::open(pid, pref)?;
+        let mut counter = ProcessCounter::open_in(&self.procfs, pid, pref)?;
         let kind = counter.kind();
         let reading = counter.read()?;
-        let lifetime = Lifetime::of(pid).unwrap_or(Lifetime {
+        let lifetime = Lifetime::of(&self.procfs, pid).unwrap_or(Lifetime {
             pid,
             start_ticks: 0,
         });
@@ -453,7 +464,7 @@ impl Accountant {
                 weight: r.value,
             });
         }
-        let host: Vec<HostWeight> = match (self.kind, host_busy_ns()) {
+        let host: Vec<HostWeight> = match (self.kind, host_busy_ns(&self.procfs)) {
             (Some(WeightKind::CpuTimeNs), Some(ns)) => vec![HostWeight {
                 package: None,
                 weight: ns,

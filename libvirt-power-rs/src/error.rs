@@ -8,6 +8,7 @@
 //! the firmware), `EPERM`, `EAGAIN` (driver not registered), `EBUSY`, and a
 //! missing file (the host does not support the knob).
 
+use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
@@ -126,7 +127,7 @@ pub enum Error {
     },
     /// Counting a process's CPU work failed.
     #[error(transparent)]
-    Perf(#[from] crate::perf::PerfError),
+    Perf(#[from] PerfError),
     /// A change failed and putting back what had been written failed too.
     #[error("{cause}; rolling back also failed for: {failures}")]
     RollbackFailed {
@@ -134,6 +135,118 @@ pub enum Error {
         cause: Box<Error>,
         /// The files that could not be restored, with their errors.
         failures: String,
+    },
+}
+
+/// What a perf counter was opened on, for error reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PerfTarget {
+    /// One thread `tid` of process `pid` (any CPU).
+    Thread {
+        /// Process id (thread group id).
+        pid: i32,
+        /// Thread id.
+        tid: i32,
+    },
+    /// All tasks on one CPU.
+    Cpu {
+        /// CPU number.
+        cpu: u32,
+    },
+}
+
+impl fmt::Display for PerfTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PerfTarget::Thread { pid, tid } => write!(f, "pid {pid} tid {tid}"),
+            PerfTarget::Cpu { cpu } => write!(f, "cpu {cpu}"),
+        }
+    }
+}
+
+/// Errors of the perf counters ([`crate::perf`]): kept here, at the bottom
+/// of the module graph, so that [`Error`] can wrap them without the error
+/// module depending on the perf module.
+#[derive(Debug, thiserror::Error)]
+pub enum PerfError {
+    /// The host cannot count this event: `perf_event_open` returned `ENOENT`,
+    /// `EOPNOTSUPP` or `ENODEV` (no such PMU or event on this host; for a
+    /// CPU-bound event `ENODEV` can also mean the CPU is offline).
+    #[error("perf event {event} is not supported on this host ({target}): {source}")]
+    NotSupported {
+        /// Event name, e.g. `cycles` or `power/energy-pkg/`.
+        event: String,
+        /// What the counter was opened on.
+        target: PerfTarget,
+        /// The kernel's error.
+        source: io::Error,
+    },
+    /// `perf_event_open` returned `EACCES` or `EPERM` (needs `CAP_PERFMON` or a
+    /// lower `kernel.perf_event_paranoid`).
+    #[error(
+        "permission denied for perf event {event} ({target}); \
+         needs CAP_PERFMON or a lower kernel.perf_event_paranoid: {source}"
+    )]
+    Permission {
+        /// Event name.
+        event: String,
+        /// What the counter was opened on.
+        target: PerfTarget,
+        /// The kernel's error.
+        source: io::Error,
+    },
+    /// The process has exited: `/proc/<pid>/task` is absent or every thread
+    /// was gone (`ESRCH`) when its counter was opened.
+    #[error("process {pid} is gone: {source}")]
+    ProcessGone {
+        /// Process id.
+        pid: i32,
+        /// `ENOENT` from `/proc` or `ESRCH` from `perf_event_open`.
+        source: io::Error,
+    },
+    /// Any other error opening or reading a perf counter.
+    #[error("perf event {event} ({target}): {source}")]
+    Io {
+        /// Event name.
+        event: String,
+        /// What the counter was opened on.
+        target: PerfTarget,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// Reading a file or directory under `/proc` or sysfs failed.
+    #[error("{}: {source}", path.display())]
+    File {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// A sysfs file has content this module cannot interpret.
+    #[error("{}: {reason}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A pid that does not name one process (zero or negative).
+    #[error("invalid pid {pid}: expected a positive process id")]
+    InvalidPid {
+        /// The rejected value.
+        pid: i32,
+    },
+    /// A CPU number the kernel interface cannot express (above `i32::MAX`).
+    #[error("invalid cpu number {cpu}")]
+    InvalidCpu {
+        /// The rejected value.
+        cpu: u32,
+    },
+    /// [`crate::perf::PowerPmu::open`] was asked for an event the PMU does not list.
+    #[error("the power PMU has no event named {event:?}")]
+    UnknownEvent {
+        /// The requested name.
+        event: String,
     },
 }
 

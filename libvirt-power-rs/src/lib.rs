@@ -6,7 +6,9 @@
 //! hosts; and a C ABI for libvirt.
 //!
 //! The sysfs root is given to constructors ([`sysfs::SysfsRoot::new`]) or
-//! taken from `LIBVIRT_POWER_SYSFS_ROOT` ([`sysfs::SysfsRoot::from_env`]).
+//! taken from `LIBVIRT_POWER_SYSFS_ROOT` ([`sysfs::SysfsRoot::from_env`]);
+//! the procfs root likewise ([`procfs::ProcfsRoot::new`], `/proc` by
+//! default).
 
 pub mod accounting;
 pub mod attribution;
@@ -18,6 +20,7 @@ pub mod ffi;
 pub mod host;
 pub mod journal;
 pub mod perf;
+pub mod procfs;
 pub mod rapl;
 pub mod sim;
 pub mod sysfs;

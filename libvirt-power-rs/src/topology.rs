@@ -6,6 +6,7 @@ use std::io;
 
 use crate::cpulist::parse_cpulist;
 use crate::error::{Error, Result};
+use crate::procfs::ProcfsRoot;
 use crate::sysfs::SysfsRoot;
 
 /// Where the CPU directories live, relative to the sysfs root.
@@ -111,16 +112,10 @@ impl Topology {
     }
 }
 
-/// Reads this machine's aggregate CPU busy/total jiffies from `/proc/stat`.
+/// Reads this machine's aggregate CPU busy/total jiffies from `/proc/stat`
+/// (busy: everything but idle and I/O wait). See [`ProcfsRoot::stat`] for
+/// per-CPU times and other procfs roots.
 pub fn proc_stat_jiffies() -> io::Result<(u64, u64)> {
-    let text = std::fs::read_to_string("/proc/stat")?;
-    let line = text.lines().next().unwrap_or_default();
-    let vals: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    let total: u64 = vals.iter().take(8).sum();
-    let idle = vals.get(3).copied().unwrap_or(0) + vals.get(4).copied().unwrap_or(0);
-    Ok((total.saturating_sub(idle), total))
+    let total = ProcfsRoot::default().stat()?.total;
+    Ok((total.busy_ticks(), total.total_ticks()))
 }

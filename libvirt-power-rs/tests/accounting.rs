@@ -11,6 +11,7 @@ use common::sim_host;
 use libvirt_power::SysfsRoot;
 use libvirt_power::accounting::Accountant;
 use libvirt_power::perf::{WeightKind, WeightPreference, host_has_cycles_pmu};
+use libvirt_power::procfs::ProcfsRoot;
 use libvirt_power::sim::{self, PowerModel};
 
 struct Kill(Child);
@@ -269,4 +270,73 @@ fn a_vanished_process_is_reported() {
         libvirt_power::ffi::lvp_result::LVP_RESULT_NO_SUCH_PROCESS,
         "{e}"
     );
+}
+
+/// A fake /proc: the machine's CPU times replaced by `busy_ticks` of busy
+/// time, and process `pid` (its real threads, so that perf can count
+/// them) with the start time `start_ticks`.
+fn fake_proc(dir: &std::path::Path, pid: i32, start_ticks: u64, busy_ticks: u64) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("stat"),
+        format!("cpu  {busy_ticks} 0 0 1000 0 0 0 0 0 0\ncpu0 {busy_ticks} 0 0 1000 0 0 0 0 0 0\n"),
+    )
+    .unwrap();
+    for tid in ProcfsRoot::default().tasks(pid).unwrap() {
+        std::fs::create_dir_all(dir.join(format!("{pid}/task/{tid}"))).unwrap();
+    }
+    std::fs::write(
+        dir.join(format!("{pid}/stat")),
+        format!(
+            "{pid} (fake vm) R 1 {pid} {pid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {start_ticks} 0 0\n"
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn an_injected_proc_gives_lifetimes_and_the_host_busy_time() {
+    let _serial = serial();
+    let (t, root, _state) = sim_host("acpi-cpufreq");
+    let proc_dir = t.path().join("proc");
+    let file = t.path().join("accounting.state");
+    let a = spin();
+    let pid = a.0.id() as i32;
+    fake_proc(&proc_dir, pid, 4242, 1_000);
+    let procfs = ProcfsRoot::new(&proc_dir);
+    let mut acc =
+        Accountant::with_procfs(&SysfsRoot::new(&root), &procfs, WeightPreference::CpuTime)
+            .unwrap();
+    acc.set_state_file(&file).unwrap();
+    assert_eq!(acc.add_domain("a", pid).unwrap(), WeightKind::CpuTimeNs);
+    acc.tick().unwrap();
+    // The process lifetime comes from the injected <pid>/stat.
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(saved.contains(&format!("domain a {pid} 4242 ")), "{saved}");
+    // The host was busy for 100 s (fake) while the domain ran for about
+    // 0.2 s: the domain gets a sliver, the rest stays unattributed. With
+    // the real /proc/stat the spinning domain would get most of it.
+    std::thread::sleep(Duration::from_millis(200));
+    sim::advance(
+        &root,
+        PowerModel { tdp_w: 85.0 },
+        1.0,
+        Duration::from_millis(200),
+    )
+    .unwrap();
+    fake_proc(&proc_dir, pid, 4242, 1_000 + 10_000);
+    let report = acc.tick().unwrap();
+    assert!(report.conserved(), "{report:?}");
+    let measured = acc.measured_uj("package-0").unwrap();
+    let mine = acc.domain_energy_uj("a", "package-0").unwrap();
+    let host = acc.unattributed_uj("package-0").unwrap();
+    assert!(
+        measured > 0 && mine + host == measured,
+        "{mine} + {host} != {measured}"
+    );
+    assert!(mine * 50 < measured, "domain {mine} of {measured}");
+    assert!(mine > 0, "the domain got nothing");
+    // A process missing from the injected /proc is gone.
+    let b = spin();
+    assert!(acc.add_domain("b", b.0.id() as i32).is_err());
 }

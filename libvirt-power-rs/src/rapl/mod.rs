@@ -7,10 +7,17 @@
 //! name for a top-level zone (`package-0`, `psys`), `parent/name` for a
 //! subzone (`package-1/dram`), prefixed with `mmio:` for the
 //! `intel-rapl-mmio` control type.
+//!
+//! [`EnergyMeter`] (file `meter.rs`) turns the zones' energy counters, or
+//! the `power` perf PMU's where powercap offers none, into monotonic
+//! totals.
 
-use crate::energy::WrappingCounter;
 use crate::error::{Error, Result};
 use crate::sysfs::SysfsRoot;
+
+mod meter;
+
+pub use meter::{EnergyMeter, EnergySource, PmuZone, ZoneEnergy, pmu_zones};
 
 /// Where the powercap class links live, relative to the sysfs root.
 pub const POWERCAP_DIR: &str = "class/powercap";
@@ -197,67 +204,4 @@ pub fn find_zone<'a>(zones: &'a [RaplZone], key: &str) -> Result<&'a RaplZone> {
             },
         )
     })
-}
-
-/// Monotonic energy counters for every zone that has `energy_uj`, wrap
-/// handled through [`WrappingCounter`].
-#[derive(Debug, Clone)]
-pub struct EnergyMeter {
-    sysfs: SysfsRoot,
-    zones: Vec<(RaplZone, WrappingCounter)>,
-}
-
-/// One zone's reading from an [`EnergyMeter`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ZoneEnergy {
-    /// Zone key.
-    pub key: String,
-    /// Package of the zone, if any.
-    pub package: Option<u32>,
-    /// Raw `energy_uj` just read.
-    pub raw_uj: u64,
-    /// `max_energy_range_uj` (0 if unknown).
-    pub range_uj: u64,
-    /// Energy since the meter was created, µJ, monotonic.
-    pub total_uj: u64,
-}
-
-impl EnergyMeter {
-    /// Starts metering every zone whose `energy_uj` is readable.
-    pub fn new(sysfs: &SysfsRoot) -> Result<EnergyMeter> {
-        let zones = read_zones(sysfs)?
-            .into_iter()
-            .filter_map(|z| {
-                let raw = z.energy_uj?;
-                let c = WrappingCounter::new(z.max_energy_range_uj.unwrap_or(0), raw);
-                Some((z, c))
-            })
-            .collect();
-        Ok(EnergyMeter {
-            sysfs: sysfs.clone(),
-            zones,
-        })
-    }
-
-    /// Zone keys metered.
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.zones.iter().map(|(z, _)| z.key.as_str())
-    }
-
-    /// Reads every metered zone.
-    pub fn read(&mut self) -> Result<Vec<ZoneEnergy>> {
-        let mut out = Vec::with_capacity(self.zones.len());
-        for (z, c) in &mut self.zones {
-            let raw = self.sysfs.read_u64(&z.file("energy_uj"))?;
-            c.update(raw);
-            out.push(ZoneEnergy {
-                key: z.key.clone(),
-                package: z.package,
-                raw_uj: raw,
-                range_uj: c.range_uj(),
-                total_uj: c.total_uj(),
-            });
-        }
-        Ok(out)
-    }
 }

@@ -18,7 +18,8 @@ use super::kernel::{FileContext, Knob, WriteOutcome, kernel_write};
 pub const TMP_SUFFIX: &str = ".sim-tmp";
 
 /// Reads `names` from directory `dir` into a context: a file that does not
-/// exist is left out, a read-only one (no write bit) is marked so.
+/// exist is left out, a read-only one (no write bit) is marked so. Errors
+/// are the system's as they are (a FUSE view answers with their errno).
 pub fn context(dir: &Path, names: &[&str]) -> io::Result<FileContext> {
     let mut ctx = FileContext::new();
     for name in names {
@@ -26,7 +27,7 @@ pub fn context(dir: &Path, names: &[&str]) -> io::Result<FileContext> {
         match fs::read_to_string(&path) {
             Ok(content) => ctx.set(name, &content),
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+            Err(e) => return Err(e),
         }
         if fs::metadata(&path)?.permissions().mode() & 0o222 == 0 {
             ctx.set_read_only(name);
@@ -111,7 +112,8 @@ pub fn policy_dirs(root: &Path) -> io::Result<Vec<PathBuf>> {
 /// Returns the policy's files afterwards, or `None` for a directory
 /// without a governor.
 pub fn settle_policy(dir: &Path) -> io::Result<Option<FileContext>> {
-    let mut ctx = context(dir, Knob::Governor.write_context())?;
+    let at = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", dir.display()));
+    let mut ctx = context(dir, Knob::Governor.write_context()).map_err(at)?;
     let Some(governor) = ctx.get("scaling_governor").map(str::to_owned) else {
         return Ok(None);
     };
@@ -127,7 +129,7 @@ pub fn settle_policy(dir: &Path) -> io::Result<Option<FileContext>> {
     // In a plain tree the runner owns scaling_cur_freq (it follows load);
     // settling only derives the files the kernel keeps.
     out.cur_khz = None;
-    apply(dir, "scaling_governor", &out)?;
+    apply(dir, "scaling_governor", &out).map_err(at)?;
     ctx.apply("scaling_governor", &out);
     Ok(Some(ctx))
 }

@@ -153,7 +153,7 @@ pub const UNSUPPORTED: &str = "<unsupported>";
 
 /// The RAPL power unit: 1/8 W (`MSR_RAPL_POWER_UNIT` bits 3:0 = 3 on the
 /// machines the presets imitate).
-pub const RAPL_POWER_UNIT_UW: u64 = 125_000;
+const RAPL_POWER_UNIT_UW: u64 = 125_000;
 
 /// The power limit fields of the RAPL registers are 15 bits wide.
 const RAPL_POWER_LIMIT_MASK: u64 = 0x7fff;

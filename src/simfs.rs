@@ -4,41 +4,24 @@
 //!
 //! A tree from `virt-power sim create` is plain files, so a write stores
 //! whatever it is given. Mounted through this filesystem, the same tree
-//! behaves like sysfs on a write, and accepted values are stored in the
-//! backing files (one value per file, with a trailing newline):
+//! behaves like sysfs on a write: every write to a file with kernel rules
+//! goes through the core's one model of them,
+//! [`libvirt_power::sim::kernel_write`] (which the plain-tree
+//! `sim::settle` and the simulator runner use too; its module doc lists
+//! the rules: governors, `scaling_setspeed` with `CPUFREQ_RELATION_L`,
+//! clamped and table-resolved limits, EPP with `EBUSY`, intel_pstate with
+//! `EAGAIN`/`EPERM`, RAPL limits masked to 1/8 W with `EACCES` on a
+//! firmware-locked zone), and reads through
+//! [`libvirt_power::sim::kernel_read`] (`<unsupported>`, `EAGAIN`).
+//! Accepted values are stored in the backing files (one value per file,
+//! with a trailing newline). This file is only the adapter: inodes, the
+//! `fuser::Filesystem` implementation, mount, unmount and signals.
 //!
-//! - cpufreq `scaling_governor`: one of `scaling_available_governors`, else
-//!   `EINVAL`. Entering `userspace` starts `scaling_setspeed` at the current
-//!   frequency; outside `userspace` it reads `<unsupported>` and writes to it
-//!   give `EINVAL`. `performance`/`powersave` move `scaling_cur_freq` to the
-//!   max/min limit.
-//! - `scaling_setspeed` (userspace only): decimal kHz, clamped silently into
-//!   `[scaling_min_freq, scaling_max_freq]`; with a frequency table
-//!   (`scaling_available_frequencies`) the lowest table entry within the
-//!   limits at or above the target (`CPUFREQ_RELATION_L`, else the highest
-//!   entry below it). `scaling_cur_freq` follows.
-//! - `scaling_min_freq`/`scaling_max_freq`: decimal, clamped silently into
-//!   `[cpuinfo_min_freq, cpuinfo_max_freq]`; a min above the current max is
-//!   stored as the max and a max below the current min as the min (a
-//!   simplification of the kernel's frequency QoS, which keeps min <= max
-//!   the same way). A userspace target is then held within the new limits.
-//! - `energy_performance_preference`: one of
-//!   `energy_performance_available_preferences`, else `EINVAL`; `EBUSY` for
-//!   anything but `performance` under the `performance` governor of
-//!   `intel_pstate`.
-//! - `intel_pstate/`: `status` takes `active`/`passive`/`off`; while it
-//!   reads `off`, reads and writes of the other files give `EAGAIN`.
-//!   `no_turbo` takes 0/1; `min_perf_pct`/`max_perf_pct` take 0-100 and are
-//!   clamped silently so min <= max.
-//! - cpufreq `boost`, powercap `enabled`: 0/1, else `EINVAL`.
-//! - powercap `constraint_K_power_limit_uw` and `constraint_K_time_window_us`:
-//!   decimal, else `EINVAL`; `EACCES` when the zone is firmware-locked (the
-//!   generator marks that with mode `0444` on the backing files; the mount
-//!   shows them `0644` like the kernel). Power limits are rounded down to
-//!   the RAPL unit of 1/8 W (125000 uW); windows are stored as given.
-//! - Other files: writes pass through (a write at offset 0 replaces the
-//!   content, later offsets extend it). Opening a file without write (read)
-//!   permission bits for writing (reading) gives `EACCES` as in kernfs.
+//! Files without rules: writes pass through (a write at offset 0 replaces
+//! the content, later offsets extend it). Opening a file without write
+//! (read) permission bits for writing (reading) gives `EACCES` as in
+//! kernfs; a firmware lock, read-only in the backing tree, shows `0644`
+//! as in the kernel and answers the kernel's errno instead.
 //!
 //! Creating, removing and renaming entries give `EPERM`; `O_TRUNC` and
 //! truncation are accepted and ignored, as sysfs does. Reads always reopen
@@ -52,9 +35,9 @@ use std::ffi::{CString, OsStr};
 use std::fs;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -64,16 +47,15 @@ use fuser::{
     ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite, Request, SessionACL, TimeOrNow,
     WriteFlags,
 };
+use libvirt_power::sim::kernel::{KernelErrno, Knob, kernel_read, kernel_write};
+use libvirt_power::sim::tree;
 
 /// Attribute and entry time-to-live: none, so every change shows at once.
 const TTL: Duration = Duration::ZERO;
 
-/// RAPL power limits are held in units of 1/8 W.
-const RAPL_POWER_UNIT_UW: u64 = 125_000;
-
-/// Temporary names of atomic replacements (ours and the simulator
-/// runner's), hidden from directory listings.
-const TMP_SUFFIXES: [&str; 2] = [".simfs-tmp", ".sim-tmp"];
+/// Temporary names of atomic replacements (the kernel model's stores,
+/// ours and the simulator runner's), hidden from directory listings.
+const TMP_SUFFIX: &str = tree::TMP_SUFFIX;
 
 /// Mounts `backing` on `mountpoint` and serves it until SIGINT/SIGTERM or
 /// an unmount; unmounts before returning.
@@ -220,119 +202,8 @@ fn io_err(e: io::Error) -> Errno {
     Errno::from(e)
 }
 
-/// What a file is, for the write and read rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Knob {
-    Governor,
-    Setspeed,
-    MinFreq,
-    MaxFreq,
-    Epp,
-    Boost,
-    PstateStatus,
-    NoTurbo,
-    MinPerfPct,
-    MaxPerfPct,
-    /// Another file in `intel_pstate/` (EAGAIN while the driver is off).
-    PstateOther,
-    PowerLimit,
-    TimeWindow,
-    RaplEnabled,
-    Other,
-}
-
-fn constraint_file(name: &str, suffix: &str) -> bool {
-    name.strip_prefix("constraint_")
-        .and_then(|r| r.strip_suffix(suffix))
-        .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
-}
-
-fn classify(rel: &Path) -> Knob {
-    let name = rel.file_name().and_then(OsStr::to_str).unwrap_or("");
-    let parent = rel
-        .parent()
-        .and_then(Path::file_name)
-        .and_then(OsStr::to_str)
-        .unwrap_or("");
-    if parent == "intel_pstate" {
-        return match name {
-            "status" => Knob::PstateStatus,
-            "no_turbo" => Knob::NoTurbo,
-            "min_perf_pct" => Knob::MinPerfPct,
-            "max_perf_pct" => Knob::MaxPerfPct,
-            _ => Knob::PstateOther,
-        };
-    }
-    let powercap = rel
-        .components()
-        .any(|c| c == Component::Normal(OsStr::new("powercap")));
-    match name {
-        "scaling_governor" => Knob::Governor,
-        "scaling_setspeed" => Knob::Setspeed,
-        "scaling_min_freq" => Knob::MinFreq,
-        "scaling_max_freq" => Knob::MaxFreq,
-        "energy_performance_preference" => Knob::Epp,
-        "boost" => Knob::Boost,
-        "enabled" if powercap => Knob::RaplEnabled,
-        n if constraint_file(n, "_power_limit_uw") => Knob::PowerLimit,
-        n if constraint_file(n, "_time_window_us") => Knob::TimeWindow,
-        _ => Knob::Other,
-    }
-}
-
-/// The written value: UTF-8 without one trailing newline.
-fn value(data: &[u8]) -> Result<&str, Errno> {
-    let s = std::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
-    Ok(s.strip_suffix('\n').unwrap_or(s))
-}
-
-fn decimal(v: &str) -> Result<u64, Errno> {
-    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Errno::EINVAL);
-    }
-    v.parse().map_err(|_| Errno::EINVAL)
-}
-
-fn bool01(v: &str) -> Result<&str, Errno> {
-    match v {
-        "0" | "1" => Ok(v),
-        _ => Err(Errno::EINVAL),
-    }
-}
-
-fn read_trim(path: &Path) -> Option<String> {
-    fs::read_to_string(path).ok().map(|s| s.trim().to_owned())
-}
-
-fn read_num(path: &Path) -> Option<u64> {
-    read_trim(path)?.parse().ok()
-}
-
-/// Replaces a backing file's content with `value` and a newline,
-/// atomically (the runner and readers never see it half written), keeping
-/// its mode.
-fn put(path: &Path, value: &str) -> Result<(), Errno> {
-    let content = format!("{value}\n");
-    if fs::read(path).is_ok_and(|old| old == content.as_bytes()) {
-        return Ok(());
-    }
-    let mode = fs::metadata(path).map_err(io_err)?.permissions().mode();
-    let mut tmp_name = path.file_name().unwrap_or_default().to_owned();
-    tmp_name.push(TMP_SUFFIXES[0]);
-    let tmp = path.with_file_name(tmp_name);
-    let res = fs::write(&tmp, content.as_bytes())
-        .and_then(|()| fs::set_permissions(&tmp, fs::Permissions::from_mode(mode)))
-        .and_then(|()| fs::rename(&tmp, path));
-    if res.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    res.map_err(io_err)
-}
-
-/// A limit file of a firmware-locked RAPL zone (read-only in the backing
-/// tree).
-fn locked(mode: u32) -> bool {
-    mode & 0o222 == 0
+fn kernel_errno(e: KernelErrno) -> Errno {
+    Errno::from_i32(e.errno())
 }
 
 impl SimFs {
@@ -362,12 +233,14 @@ impl SimFs {
         self.root.join(rel)
     }
 
-    /// Permission bits as the mount shows them.
+    /// Permission bits as the mount shows them (a firmware lock, read-only
+    /// in the backing tree, shows the kernel's `0644`).
     fn perm(rel: &Path, meta: &fs::Metadata) -> u16 {
         let mode = meta.mode() & 0o7777;
-        let mode = match classify(rel) {
-            Knob::PowerLimit | Knob::TimeWindow if meta.is_file() && locked(mode) => 0o644,
-            _ => mode,
+        let mode = if meta.is_file() {
+            Knob::classify(rel).shown_mode(mode)
+        } else {
+            mode
         };
         u16::try_from(mode).unwrap_or(0o644)
     }
@@ -412,208 +285,38 @@ impl SimFs {
         self.backing(rel.parent().unwrap_or(Path::new("")))
     }
 
-    fn pstate_off(&self, rel: &Path) -> bool {
-        read_trim(&self.dir_of(rel).join("status")).as_deref() == Some("off")
-    }
-
-    /// What a read of `rel` returns.
+    /// What a read of `rel` returns: what the kernel model shows instead
+    /// of the stored content, else the backing file.
     fn view(&self, rel: &Path) -> Result<Vec<u8>, Errno> {
-        match classify(rel) {
-            Knob::NoTurbo | Knob::MinPerfPct | Knob::MaxPerfPct | Knob::PstateOther
-                if self.pstate_off(rel) =>
-            {
-                Err(Errno::EAGAIN)
+        let knob = Knob::classify(rel);
+        let names = knob.read_context();
+        if !names.is_empty() {
+            let ctx = tree::context(&self.dir_of(rel), names).map_err(io_err)?;
+            if let Some(shown) = kernel_read(knob, &ctx).map_err(kernel_errno)? {
+                return Ok(format!("{shown}\n").into_bytes());
             }
-            Knob::Setspeed
-                if read_trim(&self.dir_of(rel).join("scaling_governor")).as_deref()
-                    != Some("userspace") =>
-            {
-                Ok(b"<unsupported>\n".to_vec())
-            }
-            _ => fs::read(self.backing(rel)).map_err(io_err),
         }
+        fs::read(self.backing(rel)).map_err(io_err)
     }
 
-    /// Applies a write of `data` at `offset` to `rel` with the kernel's
-    /// rules.
+    /// Applies a write of `data` at `offset` to `rel`: files without rules
+    /// take the bytes; the others go through the kernel model, whose
+    /// outcome (the file, its side effects, `scaling_cur_freq`) is stored.
     fn store(&self, rel: &Path, offset: u64, data: &[u8]) -> Result<(), Errno> {
         let _held = lock(&self.store_lock);
-        let path = self.backing(rel);
-        let dir = self.dir_of(rel);
-        let knob = classify(rel);
+        let knob = Knob::classify(rel);
         if knob == Knob::Other {
-            return passthrough(&path, offset, data);
+            return passthrough(&self.backing(rel), offset, data);
         }
-        let v = value(data)?;
-        match knob {
-            Knob::Governor => {
-                let avail = read_trim(&dir.join("scaling_available_governors")).unwrap_or_default();
-                if v.is_empty() || !avail.split_whitespace().any(|g| g == v) {
-                    return Err(Errno::EINVAL);
-                }
-                let old = read_trim(&path).unwrap_or_default();
-                put(&path, v)?;
-                let setspeed = dir.join("scaling_setspeed");
-                if setspeed.exists() {
-                    if v != "userspace" {
-                        put(&setspeed, "<unsupported>")?;
-                    } else if old != "userspace" {
-                        let cur = read_num(&dir.join("scaling_cur_freq"))
-                            .or_else(|| read_num(&dir.join("scaling_max_freq")))
-                            .unwrap_or(0);
-                        put(&setspeed, &cur.to_string())?;
-                    }
-                }
-                settle_policy(&dir)
-            }
-            Knob::Setspeed => {
-                if read_trim(&dir.join("scaling_governor")).as_deref() != Some("userspace") {
-                    return Err(Errno::EINVAL);
-                }
-                let target = decimal(v)?;
-                let khz = pick_frequency(&dir, target);
-                put(&path, &khz.to_string())?;
-                put_if_exists(&dir.join("scaling_cur_freq"), &khz.to_string())
-            }
-            Knob::MinFreq | Knob::MaxFreq => {
-                let k = decimal(v)?;
-                let lo = read_num(&dir.join("cpuinfo_min_freq")).unwrap_or(0);
-                let hi = read_num(&dir.join("cpuinfo_max_freq")).unwrap_or(u64::MAX);
-                let mut k = k.clamp(lo, hi.max(lo));
-                if knob == Knob::MinFreq {
-                    if let Some(max) = read_num(&dir.join("scaling_max_freq")) {
-                        k = k.min(max);
-                    }
-                } else if let Some(min) = read_num(&dir.join("scaling_min_freq")) {
-                    k = k.max(min);
-                }
-                put(&path, &k.to_string())?;
-                settle_policy(&dir)
-            }
-            Knob::Epp => {
-                let avail = read_trim(&dir.join("energy_performance_available_preferences"))
-                    .unwrap_or_default();
-                if v.is_empty() || !avail.split_whitespace().any(|p| p == v) {
-                    return Err(Errno::EINVAL);
-                }
-                let governor = read_trim(&dir.join("scaling_governor")).unwrap_or_default();
-                let driver = read_trim(&dir.join("scaling_driver")).unwrap_or_default();
-                if governor == "performance" && driver == "intel_pstate" && v != "performance" {
-                    return Err(Errno::EBUSY);
-                }
-                put(&path, v)
-            }
-            Knob::Boost | Knob::RaplEnabled => put(&path, bool01(v)?),
-            Knob::PstateStatus => match v {
-                "active" | "passive" | "off" => put(&path, v),
-                _ => Err(Errno::EINVAL),
-            },
-            Knob::NoTurbo | Knob::MinPerfPct | Knob::MaxPerfPct | Knob::PstateOther => {
-                if self.pstate_off(rel) {
-                    return Err(Errno::EAGAIN);
-                }
-                match knob {
-                    Knob::NoTurbo => put(&path, bool01(v)?),
-                    Knob::MinPerfPct | Knob::MaxPerfPct => {
-                        let pct = decimal(v)?;
-                        if pct > 100 {
-                            return Err(Errno::EINVAL);
-                        }
-                        let pct = if knob == Knob::MinPerfPct {
-                            read_num(&dir.join("max_perf_pct")).map_or(pct, |m| pct.min(m))
-                        } else {
-                            read_num(&dir.join("min_perf_pct")).map_or(pct, |m| pct.max(m))
-                        };
-                        put(&path, &pct.to_string())
-                    }
-                    _ => passthrough(&path, offset, data),
-                }
-            }
-            Knob::PowerLimit | Knob::TimeWindow => {
-                let n = decimal(v)?;
-                let mode = fs::metadata(&path).map_err(io_err)?.mode();
-                if locked(mode) {
-                    return Err(Errno::EACCES);
-                }
-                let n = if knob == Knob::PowerLimit {
-                    n / RAPL_POWER_UNIT_UW * RAPL_POWER_UNIT_UW
-                } else {
-                    n
-                };
-                put(&path, &n.to_string())
-            }
-            Knob::Other => passthrough(&path, offset, data),
-        }
-    }
-}
-
-fn put_if_exists(path: &Path, value: &str) -> Result<(), Errno> {
-    if path.exists() {
-        put(path, value)
-    } else {
-        Ok(())
-    }
-}
-
-/// The frequency a userspace target of `target` kHz ends at: clamped into
-/// the policy limits, then the lowest table entry within the limits at or
-/// above it (else the highest below it) when the driver has a table.
-fn pick_frequency(dir: &Path, target: u64) -> u64 {
-    let min = read_num(&dir.join("scaling_min_freq")).unwrap_or(0);
-    let max = read_num(&dir.join("scaling_max_freq"))
-        .unwrap_or(u64::MAX)
-        .max(min);
-    let t = target.clamp(min, max);
-    let table: Vec<u64> = read_trim(&dir.join("scaling_available_frequencies"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .filter(|f| (min..=max).contains(f))
-        .collect();
-    table
-        .iter()
-        .copied()
-        .filter(|f| *f >= t)
-        .min()
-        .or_else(|| table.iter().copied().filter(|f| *f <= t).max())
-        .unwrap_or(t)
-}
-
-/// What the governor does after a limit or governor change: a userspace
-/// target is held within the limits, `performance` runs at the max,
-/// `powersave` at the min, the others stay within the limits.
-fn settle_policy(dir: &Path) -> Result<(), Errno> {
-    let (Some(min), Some(max)) = (
-        read_num(&dir.join("scaling_min_freq")),
-        read_num(&dir.join("scaling_max_freq")),
-    ) else {
-        return Ok(());
-    };
-    let max = max.max(min);
-    let governor = read_trim(&dir.join("scaling_governor")).unwrap_or_default();
-    let cur_path = dir.join("scaling_cur_freq");
-    let cur = read_num(&cur_path);
-    let new_cur = match governor.as_str() {
-        "userspace" => {
-            let setspeed = dir.join("scaling_setspeed");
-            match read_num(&setspeed) {
-                Some(s) => {
-                    let held = s.clamp(min, max);
-                    if held != s {
-                        put(&setspeed, &held.to_string())?;
-                    }
-                    Some(held)
-                }
-                None => cur.map(|c| c.clamp(min, max)),
-            }
-        }
-        "performance" => Some(max),
-        "powersave" => Some(min),
-        _ => cur.map(|c| c.clamp(min, max)),
-    };
-    match new_cur {
-        Some(c) if Some(c) != cur => put_if_exists(&cur_path, &c.to_string()),
-        _ => Ok(()),
+        let value = std::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+        let name = rel
+            .file_name()
+            .and_then(OsStr::to_str)
+            .ok_or(Errno::EINVAL)?;
+        let dir = self.dir_of(rel);
+        let ctx = tree::context(&dir, knob.write_context()).map_err(io_err)?;
+        let out = kernel_write(knob, value, &ctx).map_err(kernel_errno)?;
+        tree::apply(&dir, name, &out).map_err(io_err)
     }
 }
 
@@ -878,9 +581,7 @@ impl Filesystem for SimFs {
             for entry in fs::read_dir(self.backing(&rel)).map_err(io_err)? {
                 let entry = entry.map_err(io_err)?;
                 let name = entry.file_name();
-                let shown = name
-                    .to_str()
-                    .is_none_or(|n| !TMP_SUFFIXES.iter().any(|s| n.ends_with(s)));
+                let shown = name.to_str().is_none_or(|n| !n.ends_with(TMP_SUFFIX));
                 let Ok(ft) = entry.file_type() else { continue };
                 if let (true, Some(kind)) = (shown, FileType::from_std(ft)) {
                     names.push((PathBuf::from(name), kind));
@@ -912,6 +613,154 @@ impl Filesystem for SimFs {
                 reply.ok();
             }
             Err(e) => reply.error(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The adapter without a mount: `store` and `view` on a backing tree
+    //! answer with the core's kernel model (the mounted behaviour is in
+    //! tests/simfs.rs).
+
+    use super::*;
+    use libvirt_power::sim::{SimSpec, generate};
+
+    struct Tree {
+        base: PathBuf,
+        fs: SimFs,
+    }
+
+    impl Tree {
+        fn new(name: &str, preset: &str) -> Tree {
+            let base =
+                std::env::temp_dir().join(format!("vp-simfs-unit-{}-{name}", std::process::id()));
+            let _ = fs::remove_dir_all(&base);
+            let root = base.join("sys");
+            generate(&root, &SimSpec::preset(preset, None).unwrap()).unwrap();
+            Tree {
+                fs: SimFs::new(root),
+                base,
+            }
+        }
+
+        fn put(&self, rel: &str, value: &str) -> Result<(), Errno> {
+            self.fs.store(Path::new(rel), 0, value.as_bytes())
+        }
+
+        fn view(&self, rel: &str) -> Result<String, Errno> {
+            self.fs
+                .view(Path::new(rel))
+                .map(|b| String::from_utf8(b).unwrap())
+        }
+
+        fn backing(&self, rel: &str) -> String {
+            fs::read_to_string(self.fs.backing(Path::new(rel))).unwrap()
+        }
+
+        fn perm(&self, rel: &str) -> u16 {
+            let meta = fs::metadata(self.fs.backing(Path::new(rel))).unwrap();
+            SimFs::perm(Path::new(rel), &meta)
+        }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.base);
+        }
+    }
+
+    const P0: &str = "devices/system/cpu/cpufreq/policy0";
+
+    #[test]
+    fn cpufreq_writes_go_through_the_kernel_model() {
+        let t = Tree::new("cpufreq", "acpi-cpufreq");
+        let f = |name: &str| format!("{P0}/{name}");
+        assert_eq!(t.view(&f("scaling_setspeed")).unwrap(), "<unsupported>\n");
+        assert_eq!(t.put(&f("scaling_setspeed"), "1800000"), Err(Errno::EINVAL));
+        assert_eq!(t.put(&f("scaling_governor"), "warp\n"), Err(Errno::EINVAL));
+        t.put(&f("scaling_governor"), "USERSPACE\n").unwrap();
+        assert_eq!(t.backing(&f("scaling_governor")), "userspace\n");
+        assert_eq!(t.view(&f("scaling_setspeed")).unwrap(), "2100000\n");
+        t.put(&f("scaling_setspeed"), "1850000").unwrap();
+        assert_eq!(t.backing(&f("scaling_setspeed")), "1900000\n");
+        assert_eq!(t.backing(&f("scaling_cur_freq")), "1900000\n");
+        // Limits resolve to the table and hold the target.
+        t.put(&f("scaling_max_freq"), "1750000").unwrap();
+        assert_eq!(t.backing(&f("scaling_max_freq")), "1700000\n");
+        assert_eq!(t.backing(&f("scaling_setspeed")), "1700000\n");
+        assert_eq!(t.backing(&f("scaling_cur_freq")), "1700000\n");
+        // The generic powersave governor runs at the min.
+        t.put(&f("scaling_governor"), "powersave").unwrap();
+        assert_eq!(t.backing(&f("scaling_cur_freq")), "1200000\n");
+        assert_eq!(t.backing(&f("scaling_setspeed")), "<unsupported>\n");
+        // Files without rules take the bytes at their offset.
+        t.fs.store(Path::new(&f("bios_limit")), 0, b"12").unwrap();
+        t.fs.store(Path::new(&f("bios_limit")), 2, b"3\n").unwrap();
+        assert_eq!(t.backing(&f("bios_limit")), "123\n");
+        // No temporary file is left behind.
+        let left: Vec<_> = fs::read_dir(t.fs.backing(Path::new(P0)))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(TMP_SUFFIX))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn firmware_locks_answer_the_kernels_errno() {
+        let t = Tree::new("locked", "bios-locked");
+        let zone = "devices/virtual/powercap/intel-rapl/intel-rapl:0";
+        let no_turbo = "devices/system/cpu/intel_pstate/no_turbo";
+        // Shown 0644 as in the kernel, read-only in the backing tree.
+        assert_eq!(t.perm(no_turbo), 0o644);
+        assert_eq!(
+            t.perm(&format!("{zone}/constraint_0_power_limit_uw")),
+            0o644
+        );
+        assert_eq!(t.perm(&format!("{zone}/name")), 0o644);
+        assert_eq!(t.view(no_turbo).unwrap(), "1\n");
+        assert_eq!(t.put(no_turbo, "0"), Err(Errno::EPERM));
+        assert_eq!(t.put(no_turbo, "2"), Err(Errno::EINVAL));
+        assert_eq!(
+            t.put(&format!("{zone}/constraint_1_power_limit_uw"), "30000000"),
+            Err(Errno::EACCES)
+        );
+        assert_eq!(t.put(&format!("{zone}/enabled"), "0"), Err(Errno::EACCES));
+        assert_eq!(t.backing(&format!("{zone}/enabled")), "1\n");
+        // The unlocked subzone takes its limit, masked to 1/8 W.
+        t.put(
+            &format!("{zone}/intel-rapl:0:0/constraint_0_power_limit_uw"),
+            "1000001",
+        )
+        .unwrap();
+        assert_eq!(
+            t.backing(&format!(
+                "{zone}/intel-rapl:0:0/constraint_0_power_limit_uw"
+            )),
+            "1000000\n"
+        );
+        // intel_pstate off: EAGAIN on the other files, EINVAL for off again.
+        let ip = "devices/system/cpu/intel_pstate";
+        t.put(&format!("{ip}/status"), "off\n").unwrap();
+        assert_eq!(t.view(&format!("{ip}/max_perf_pct")), Err(Errno::EAGAIN));
+        assert_eq!(
+            t.put(&format!("{ip}/max_perf_pct"), "90"),
+            Err(Errno::EAGAIN)
+        );
+        assert_eq!(t.put(&format!("{ip}/status"), "off"), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn epp_is_busy_under_performance_on_both_epp_drivers() {
+        for preset in ["intel-pstate-active", "amd-pstate-epp"] {
+            let t = Tree::new(preset, preset);
+            let epp = format!("{P0}/energy_performance_preference");
+            t.put(&format!("{P0}/scaling_governor"), "performance")
+                .unwrap();
+            assert_eq!(t.put(&epp, "power"), Err(Errno::EBUSY), "{preset}");
+            t.put(&epp, "performance").unwrap();
+            assert_eq!(t.backing(&epp), "performance\n", "{preset}");
         }
     }
 }

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! What a simulated host is made of ([`SimSpec`], [`ZoneSpec`], the
+//! scaling [`Driver`]) and the presets that name real machines' shapes.
+
+/// The scaling drivers the generator can imitate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    /// `acpi-cpufreq`: frequency table, all generic governors, global boost.
+    AcpiCpufreq,
+    /// `intel_pstate` in active mode with HWP and EPP.
+    IntelPstateActive,
+    /// `intel_pstate` in passive mode (`intel_cpufreq`).
+    IntelPstatePassive,
+    /// `amd-pstate-epp` (active mode).
+    AmdPstateEpp,
+}
+
+/// A RAPL zone of a simulated host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoneSpec {
+    /// `name` file.
+    pub name: String,
+    /// Constraint names with (limit µW, window µs or 0 for none, max µW or 0
+    /// for no file).
+    pub constraints: Vec<(String, u64, u64, u64)>,
+    /// Subzones.
+    pub children: Vec<ZoneSpec>,
+    /// Firmware-locked: the limit files are read-only in the tree (see
+    /// [`super`]).
+    pub locked: bool,
+}
+
+/// A whole simulated host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimSpec {
+    /// Preset name, recorded in the tree's `libvirt-power-sim` marker.
+    pub name: String,
+    /// Sockets.
+    pub packages: u32,
+    /// Cores per socket.
+    pub cores_per_package: u32,
+    /// Threads per core.
+    pub threads_per_core: u32,
+    /// Scaling driver.
+    pub driver: Driver,
+    /// `cpuinfo_min_freq`, kHz.
+    pub min_khz: u64,
+    /// `cpuinfo_max_freq`, kHz.
+    pub max_khz: u64,
+    /// Base (non-turbo) frequency, kHz.
+    pub base_khz: u64,
+    /// CPUs per policy (1 = a policy per CPU; 2 = SMT siblings share one).
+    pub cpus_per_policy: u32,
+    /// Top-level `intel-rapl` zones.
+    pub zones: Vec<ZoneSpec>,
+    /// `intel-rapl-mmio` zones.
+    pub mmio_zones: Vec<ZoneSpec>,
+    /// Whether to create the perf `power` PMU directory.
+    pub power_pmu: bool,
+    /// Package TDP, W (the power model's full-load package power).
+    pub tdp_w: f64,
+    /// Turbo disabled by the firmware (`MSR_IA32_MISC_ENABLE` bit 38):
+    /// intel_pstate's `no_turbo` reads 1 and a write gives `EPERM`. The
+    /// generator marks it the way it marks a locked RAPL zone: the file is
+    /// read-only (`0444`) in the backing tree, where the kernel shows `0644`.
+    pub turbo_locked: bool,
+}
+
+/// Names of the presets, for CLIs.
+pub const PRESETS: [&str; 7] = [
+    "acpi-cpufreq",
+    "intel-pstate-active",
+    "intel-pstate-passive",
+    "amd-pstate-epp",
+    "two-socket",
+    "bios-locked",
+    "large",
+];
+
+fn z(name: &str, constraints: &[(&str, u64, u64, u64)], children: Vec<ZoneSpec>) -> ZoneSpec {
+    ZoneSpec {
+        name: name.into(),
+        constraints: constraints
+            .iter()
+            .map(|(n, l, w, m)| ((*n).into(), *l, *w, *m))
+            .collect(),
+        children,
+        locked: false,
+    }
+}
+
+fn client_package(n: u32, tdp_w: u64) -> ZoneSpec {
+    z(
+        &format!("package-{n}"),
+        &[
+            (
+                "long_term",
+                tdp_w * 1_000_000,
+                27_983_872,
+                tdp_w * 1_000_000,
+            ),
+            ("short_term", tdp_w * 1_250_000, 2_440, 0),
+        ],
+        vec![
+            z("core", &[("long_term", 0, 976, 0)], vec![]),
+            z("uncore", &[("long_term", 0, 976, 0)], vec![]),
+        ],
+    )
+}
+
+fn server_package(n: u32, tdp_w: u64, core: bool) -> ZoneSpec {
+    let mut children = Vec::new();
+    if core {
+        children.push(z("core", &[("long_term", 0, 976, 0)], vec![]));
+        children.push(z("uncore", &[("long_term", 0, 976, 0)], vec![]));
+    }
+    children.push(z("dram", &[("long_term", 0, 976, 0)], vec![]));
+    z(
+        &format!("package-{n}"),
+        &[
+            ("long_term", tdp_w * 1_000_000, 999_424, tdp_w * 1_000_000),
+            ("short_term", tdp_w * 1_200_000, 2_440, 0),
+        ],
+        children,
+    )
+}
+
+impl SimSpec {
+    /// A preset by name; `large` takes its CPU count from `cpus` (default
+    /// 256), the others ignore it.
+    pub fn preset(name: &str, cpus: Option<u32>) -> Option<SimSpec> {
+        let base = SimSpec {
+            name: name.into(),
+            packages: 1,
+            cores_per_package: 2,
+            threads_per_core: 2,
+            driver: Driver::AcpiCpufreq,
+            min_khz: 1_200_000,
+            max_khz: 2_101_000,
+            base_khz: 2_100_000,
+            cpus_per_policy: 1,
+            zones: vec![server_package(0, 85, false)],
+            mmio_zones: vec![],
+            power_pmu: true,
+            tdp_w: 85.0,
+            turbo_locked: false,
+        };
+        Some(match name {
+            "acpi-cpufreq" => base,
+            "intel-pstate-active" => SimSpec {
+                cores_per_package: 4,
+                driver: Driver::IntelPstateActive,
+                min_khz: 400_000,
+                max_khz: 4_700_000,
+                base_khz: 2_800_000,
+                zones: vec![
+                    client_package(0, 28),
+                    z(
+                        "psys",
+                        &[("long_term", 0, 27_983_872, 0), ("short_term", 0, 976, 0)],
+                        vec![],
+                    ),
+                ],
+                mmio_zones: vec![z(
+                    "package-0",
+                    &[
+                        ("long_term", 28_000_000, 27_983_872, 28_000_000),
+                        ("short_term", 35_000_000, 2_440, 0),
+                    ],
+                    vec![],
+                )],
+                tdp_w: 28.0,
+                ..base
+            },
+            "intel-pstate-passive" => SimSpec {
+                cores_per_package: 4,
+                driver: Driver::IntelPstatePassive,
+                min_khz: 800_000,
+                max_khz: 4_200_000,
+                base_khz: 3_000_000,
+                zones: vec![
+                    client_package(0, 65),
+                    z("psys", &[("long_term", 0, 27_983_872, 0)], vec![]),
+                ],
+                tdp_w: 65.0,
+                ..base
+            },
+            "amd-pstate-epp" => SimSpec {
+                cores_per_package: 8,
+                driver: Driver::AmdPstateEpp,
+                min_khz: 400_000,
+                max_khz: 4_971_000,
+                base_khz: 3_800_000,
+                zones: vec![z("package-0", &[], vec![z("core", &[], vec![])])],
+                power_pmu: false,
+                tdp_w: 105.0,
+                ..base
+            },
+            "two-socket" => SimSpec {
+                packages: 2,
+                cores_per_package: 8,
+                driver: Driver::IntelPstatePassive,
+                min_khz: 1_000_000,
+                max_khz: 3_500_000,
+                base_khz: 2_400_000,
+                zones: vec![
+                    server_package(0, 150, true),
+                    server_package(1, 150, true),
+                    z("psys", &[("long_term", 0, 27_983_872, 0)], vec![]),
+                ],
+                tdp_w: 150.0,
+                ..base
+            },
+            "bios-locked" => {
+                let mut pkg = client_package(0, 45);
+                pkg.locked = true;
+                // The firmware that locks RAPL has turned turbo off too.
+                SimSpec {
+                    cores_per_package: 4,
+                    driver: Driver::IntelPstatePassive,
+                    min_khz: 800_000,
+                    max_khz: 4_500_000,
+                    base_khz: 2_600_000,
+                    zones: vec![pkg],
+                    tdp_w: 45.0,
+                    turbo_locked: true,
+                    ..base
+                }
+            }
+            "large" => {
+                let n = cpus.unwrap_or(256).max(2);
+                SimSpec {
+                    packages: 2,
+                    cores_per_package: n.div_ceil(4),
+                    threads_per_core: 2,
+                    driver: Driver::IntelPstatePassive,
+                    min_khz: 800_000,
+                    max_khz: 3_700_000,
+                    base_khz: 2_200_000,
+                    zones: vec![server_package(0, 250, false), server_package(1, 250, false)],
+                    tdp_w: 250.0,
+                    ..base
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    /// Number of logical CPUs.
+    pub fn cpu_count(&self) -> u32 {
+        self.packages * self.cores_per_package * self.threads_per_core
+    }
+
+    /// Package, core (within the package) and thread of a CPU, numbered the
+    /// way Linux does on x86: first thread of every core, then the second.
+    pub fn place(&self, cpu: u32) -> (u32, u32, u32) {
+        let cores = self.packages * self.cores_per_package;
+        let thread = cpu / cores;
+        let core_global = cpu % cores;
+        (
+            core_global / self.cores_per_package,
+            core_global % self.cores_per_package,
+            thread,
+        )
+    }
+
+    pub(super) fn siblings(&self, cpu: u32) -> Vec<u32> {
+        let cores = self.packages * self.cores_per_package;
+        let c = cpu % cores;
+        (0..self.threads_per_core).map(|t| c + t * cores).collect()
+    }
+
+    pub(super) fn policy_of(&self, cpu: u32) -> u32 {
+        if self.cpus_per_policy <= 1 {
+            cpu
+        } else {
+            *self.siblings(cpu).iter().min().unwrap_or(&cpu)
+        }
+    }
+}

@@ -494,7 +494,7 @@ void lvp_host_free(struct lvp_host *host);
  Sets an exact frequency (kHz) on `cpus` (`"all"`, `"3"`, `"0-3,8"`)
  through the `userspace` governor. Flags: `LVP_FLAG_SWITCH_GOVERNOR`,
  `LVP_FLAG_INCLUDE_SIBLINGS`, `LVP_FLAG_DRY_RUN`. If `report_out` is not
- NULL it receives a report to free with [`lvp_report_free`].
+ NULL it receives a report to free with `lvp_report_free`.
 
  # Safety
  Pointers are NULL or valid; strings NUL-terminated.

@@ -166,7 +166,7 @@ unsafe fn cpus_arg(cpus: *const c_char) -> Result<CpuSelection, lvp_result> {
 /// Sets an exact frequency (kHz) on `cpus` (`"all"`, `"3"`, `"0-3,8"`)
 /// through the `userspace` governor. Flags: `LVP_FLAG_SWITCH_GOVERNOR`,
 /// `LVP_FLAG_INCLUDE_SIBLINGS`, `LVP_FLAG_DRY_RUN`. If `report_out` is not
-/// NULL it receives a report to free with [`lvp_report_free`].
+/// NULL it receives a report to free with `lvp_report_free`.
 ///
 /// # Safety
 /// Pointers are NULL or valid; strings NUL-terminated.

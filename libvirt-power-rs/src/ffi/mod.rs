@@ -6,7 +6,7 @@
 //! - every function is prefixed `lvp_` and named after its type;
 //! - handles are opaque; each `_new` has a `_free`, and `_free(NULL)` is a
 //!   no-op; each handle type holds exactly one Rust type
-//!   ([`castable::Castable`]);
+//!   (`castable::Castable`);
 //! - functions return an [`lvp_result`] (0 = success, errors in the private
 //!   range 7000-7999, never renumbered) and give results through
 //!   out-parameters only; on error the out-parameters are left untouched;
@@ -18,14 +18,14 @@
 //! - the detailed message of the last failure on the calling thread is
 //!   available from [`lvp_last_error_message`]; the generic text of a code
 //!   from [`lvp_result_describe`];
-//! - every export runs behind one panic boundary ([`guard::guard`]): a
+//! - every export runs behind one panic boundary (`guard::guard`): a
 //!   panic becomes `LVP_RESULT_PANIC`, never an unwind into C;
 //! - handles are thread-safe: any function may be called on the same handle
 //!   from several threads at once.
 //!
-//! Layout: the machinery every export shares ([`result`] codes and the
-//! mapping from the crate's errors, the panic [`guard`] and last error,
-//! [`args`] checks, [`out`] copies, the [`castable`] handle casts), then
+//! Layout: the machinery every export shares (`result` codes and the
+//! mapping from the crate's errors, the panic `guard` and last error,
+//! `args` checks, `out` copies, the `castable` handle casts), then
 //! one module per handle family, in the order of the header. Nothing in the
 //! crate imports this module.
 #![allow(non_camel_case_types)]

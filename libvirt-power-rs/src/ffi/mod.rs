@@ -87,3 +87,58 @@ pub use snapshot::{
     lvp_zone_state,
 };
 pub use version::{lvp_last_error_message, lvp_result_describe, lvp_version};
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CString;
+    use std::ptr;
+
+    use super::*;
+    use crate::sim::{SimSpec, generate};
+    use crate::testutil::TempDir;
+
+    /// A number outside `lvp_knob` or `lvp_weight` from C is an invalid
+    /// argument with a message, never a Rust enum with a bad
+    /// discriminant.
+    #[test]
+    fn enums_from_c_are_checked() {
+        let t = TempDir::new("ffi-enums");
+        let sys = t.path().join("sys");
+        generate(&sys, &SimSpec::preset("two-socket", None).unwrap()).unwrap();
+        let root = CString::new(sys.to_str().unwrap()).unwrap();
+        let state = CString::new(t.path().join("state").to_str().unwrap()).unwrap();
+        let mut host = ptr::null_mut();
+        // SAFETY: NUL-terminated strings and a valid out pointer.
+        let rc = unsafe { lvp_host_new(root.as_ptr(), state.as_ptr(), &mut host) };
+        assert_eq!(rc, lvp_result::LVP_RESULT_OK);
+
+        let mut report = ptr::null_mut();
+        // SAFETY: host is live; NULL cpus and zone mean any.
+        let rc = unsafe { lvp_host_restore(host, ptr::null(), 9, ptr::null(), 0, &mut report) };
+        assert_eq!(rc, lvp_result::LVP_RESULT_INVALID_ARGUMENT);
+        assert!(report.is_null());
+        let msg = guard::last_error();
+        assert!(
+            msg.starts_with("invalid knob class '9': expected one of 0 (LVP_KNOB_ALL)"),
+            "{msg}"
+        );
+        // SAFETY: as above.
+        let rc = unsafe { lvp_host_restore(host, ptr::null(), 8, ptr::null(), 0, ptr::null_mut()) };
+        assert_eq!(rc, lvp_result::LVP_RESULT_OK, "{}", guard::last_error());
+
+        let mut acc = ptr::null_mut();
+        // SAFETY: host is live; acc is a valid out pointer.
+        let rc = unsafe { lvp_accountant_new(host, 3, &mut acc) };
+        assert_eq!(rc, lvp_result::LVP_RESULT_INVALID_ARGUMENT);
+        assert!(acc.is_null());
+        assert!(guard::last_error().contains("invalid weight '3'"));
+        // SAFETY: as above.
+        let rc = unsafe { lvp_accountant_new(host, 2, &mut acc) };
+        assert_eq!(rc, lvp_result::LVP_RESULT_OK, "{}", guard::last_error());
+        // SAFETY: both from their _new, not used afterwards.
+        unsafe {
+            lvp_accountant_free(acc);
+            lvp_host_free(host);
+        }
+    }
+}

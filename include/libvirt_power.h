@@ -168,6 +168,36 @@ typedef uint32_t lvp_result;
 #endif // __cplusplus
 
 /*
+ The weight that splits energy among domains.
+ */
+enum lvp_weight
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   Cycles where the host can count them, else CPU time (as input), or
+   "not decided yet" (as output, before the first domain).
+   */
+  LVP_WEIGHT_AUTO = 0,
+  /*
+   CPU cycles (hardware PMU).
+   */
+  LVP_WEIGHT_CYCLES = 1,
+  /*
+   CPU time in nanoseconds.
+   */
+  LVP_WEIGHT_CPU_TIME = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum lvp_weight lvp_weight;
+#else
+typedef uint32_t lvp_weight;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
  Knob classes for [`lvp_host_restore`].
  */
 enum lvp_knob
@@ -217,36 +247,6 @@ enum lvp_knob
 typedef enum lvp_knob lvp_knob;
 #else
 typedef uint32_t lvp_knob;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/*
- The weight that splits energy among domains.
- */
-enum lvp_weight
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  /*
-   Cycles where the host can count them, else CPU time (as input), or
-   "not decided yet" (as output, before the first domain).
-   */
-  LVP_WEIGHT_AUTO = 0,
-  /*
-   CPU cycles (hardware PMU).
-   */
-  LVP_WEIGHT_CYCLES = 1,
-  /*
-   CPU time in nanoseconds.
-   */
-  LVP_WEIGHT_CPU_TIME = 2,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum lvp_weight lvp_weight;
-#else
-typedef uint32_t lvp_weight;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -483,18 +483,6 @@ lvp_result lvp_last_error_message(char *buf, size_t len, size_t *out_n);
 lvp_result lvp_host_new(const char *sysfs_root, const char *state_dir, struct lvp_host **out);
 
 /*
- Creates a simulated host tree (see the `sim` module) in `dir`, which
- must be missing or empty: preset `preset` (NULL means `acpi-cpufreq`),
- `cpus` CPUs where the preset lets the count vary (0: its default).
- libvirt's test driver uses it to give `test:///` connections a host
- whose power settings can be changed without root.
-
- # Safety
- `dir` and `preset` are NULL or NUL-terminated.
- */
-lvp_result lvp_sim_create(const char *dir, const char *preset, uint32_t cpus);
-
-/*
  Frees a host; NULL is fine.
 
  # Safety
@@ -506,7 +494,7 @@ void lvp_host_free(struct lvp_host *host);
  Sets an exact frequency (kHz) on `cpus` (`"all"`, `"3"`, `"0-3,8"`)
  through the `userspace` governor. Flags: `LVP_FLAG_SWITCH_GOVERNOR`,
  `LVP_FLAG_INCLUDE_SIBLINGS`, `LVP_FLAG_DRY_RUN`. If `report_out` is not
- NULL it receives a report to free with [`lvp_report_free`].
+ NULL it receives a report to free with `lvp_report_free`.
 
  # Safety
  Pointers are NULL or valid; strings NUL-terminated.
@@ -609,17 +597,30 @@ lvp_result lvp_host_set_rapl_enabled(const struct lvp_host *host,
 
 /*
  Restores journaled originals: of the policies covering `cpus` (NULL:
- any), of knob class `knob`, of RAPL zone `zone` (NULL: any).
+ any), of knob class `knob` (an `lvp_knob`; another number gives
+ `LVP_RESULT_INVALID_ARGUMENT`), of RAPL zone `zone` (NULL: any).
 
  # Safety
  Pointers are NULL or valid; strings NUL-terminated.
  */
 lvp_result lvp_host_restore(const struct lvp_host *host,
                             const char *cpus,
-                            lvp_knob knob,
+                            uint32_t knob,
                             const char *zone,
                             uint32_t flags,
                             struct lvp_report **report_out);
+
+/*
+ Creates a simulated host tree (see the `sim` module) in `dir`, which
+ must be missing or empty: preset `preset` (NULL means `acpi-cpufreq`),
+ `cpus` CPUs where the preset lets the count vary (0: its default).
+ libvirt's test driver uses it to give `test:///` connections a host
+ whose power settings can be changed without root.
+
+ # Safety
+ `dir` and `preset` are NULL or NUL-terminated.
+ */
+lvp_result lvp_sim_create(const char *dir, const char *preset, uint32_t cpus);
 
 /*
  Frees a report; NULL is fine.
@@ -788,13 +789,15 @@ lvp_result lvp_energy_meter_read(const struct lvp_energy_meter *meter,
 
 /*
  Starts per-domain energy accounting over the host's readable RAPL
- zones. Free with [`lvp_accountant_free`].
+ zones, weighing domains by `weight` (an `lvp_weight`; another number
+ gives `LVP_RESULT_INVALID_ARGUMENT`). Free with
+ [`lvp_accountant_free`].
 
  # Safety
  `host` is live; `out` is valid.
  */
 lvp_result lvp_accountant_new(const struct lvp_host *host,
-                              lvp_weight weight,
+                              uint32_t weight,
                               struct lvp_accountant **out);
 
 /*
@@ -849,7 +852,7 @@ lvp_result lvp_accountant_domain_energy(const struct lvp_accountant *acc,
 
 /*
  The domain's last raw weight (cycles or CPU nanoseconds, see
- [`lvp_accountant_weight_kind`]).
+ [`lvp_accountant_info`]).
 
  # Safety
  `acc` is live; `id` NUL-terminated; `out_weight` valid.

@@ -282,34 +282,6 @@ impl Error {
             expected: expected.into(),
         }
     }
-
-    /// The stable code of this error for the C ABI.
-    pub fn code(&self) -> crate::ffi::lvp_result {
-        use crate::ffi::lvp_result as R;
-        match self {
-            Error::Unsupported { .. } => R::LVP_RESULT_UNSUPPORTED,
-            Error::KernelRejected { .. } => R::LVP_RESULT_KERNEL_REJECTED,
-            Error::Locked { .. } => R::LVP_RESULT_LOCKED,
-            Error::NotPermitted { .. } => R::LVP_RESULT_NOT_PERMITTED,
-            Error::TryAgain { .. } => R::LVP_RESULT_TRY_AGAIN,
-            Error::Busy { .. } => R::LVP_RESULT_BUSY,
-            Error::Io { .. } => R::LVP_RESULT_IO,
-            Error::Parse { .. } => R::LVP_RESULT_PARSE,
-            Error::InvalidArgument { .. } => R::LVP_RESULT_INVALID_ARGUMENT,
-            Error::InvalidState(_) => R::LVP_RESULT_INVALID_STATE,
-            Error::NotApplied { .. } => R::LVP_RESULT_NOT_APPLIED,
-            Error::Journal { .. } => R::LVP_RESULT_JOURNAL,
-            Error::RollbackFailed { .. } => R::LVP_RESULT_ROLLBACK_FAILED,
-            Error::Perf(e) => match e {
-                crate::perf::PerfError::NotSupported { .. } => R::LVP_RESULT_UNSUPPORTED,
-                crate::perf::PerfError::Permission { .. } => R::LVP_RESULT_NOT_PERMITTED,
-                crate::perf::PerfError::ProcessGone { .. } => R::LVP_RESULT_NO_SUCH_PROCESS,
-                crate::perf::PerfError::InvalidPid { .. }
-                | crate::perf::PerfError::InvalidCpu { .. } => R::LVP_RESULT_INVALID_ARGUMENT,
-                _ => R::LVP_RESULT_IO,
-            },
-        }
-    }
 }
 
 /// Cuts a user-supplied string for an error message: an overlong string is

@@ -266,7 +266,7 @@ fn a_vanished_process_is_reported() {
     let mut acc = Accountant::new(&SysfsRoot::new(&root), WeightPreference::Auto).unwrap();
     let e = acc.add_domain("ghost", i32::MAX - 7).unwrap_err();
     assert_eq!(
-        e.code(),
+        libvirt_power::ffi::lvp_result::from(&e),
         libvirt_power::ffi::lvp_result::LVP_RESULT_NO_SUCH_PROCESS,
         "{e}"
     );

@@ -124,6 +124,10 @@ int main(int argc, char **argv)
           LVP_RESULT_BUFFER_TOO_SMALL && n == strlen("invalid argument") &&
           strlen(small) == sizeof(small) - 1, "truncation: n=%zu small=%s", n, small);
     CHECK(lvp_result_describe(LVP_RESULT_OK, buf, sizeof(buf), NULL) == LVP_RESULT_NULL_PARAMETER, "NULL out_n");
+    CHECK(lvp_result_describe(LVP_RESULT_NO_SUCH_DOMAIN, buf, sizeof(buf), &n) == LVP_RESULT_OK &&
+          strcmp(buf, "no such domain") == 0, "%s", buf);
+    CHECK(lvp_result_describe(7999, buf, sizeof(buf), &n) == LVP_RESULT_OK &&
+          strcmp(buf, "unknown result code") == 0, "%s", buf);
     CHECK(lvp_host_new(root, state, NULL) == LVP_RESULT_NULL_PARAMETER, "NULL out");
     CHECK(strstr(last_error(), "out is NULL") != NULL, "%s", last_error());
     CHECK(lvp_host_set_governor(NULL, "0", "performance", 0, NULL) == LVP_RESULT_NULL_PARAMETER, "NULL host");
@@ -294,6 +298,16 @@ int main(int argc, char **argv)
             pause();
             _exit(0);
         }
+        /* A weight outside lvp_weight is refused, naming the value and
+         * the accepted ones; the largest valid one is accepted. */
+        CHECK(lvp_accountant_new(host, (lvp_weight)7, &acc) == LVP_RESULT_INVALID_ARGUMENT && acc == NULL &&
+              strstr(last_error(), "invalid weight '7'") != NULL &&
+              strstr(last_error(), "0 (LVP_WEIGHT_AUTO)") != NULL &&
+              strstr(last_error(), "2 (LVP_WEIGHT_CPU_TIME)") != NULL, "%s", last_error());
+        CHECK(lvp_accountant_new(host, LVP_WEIGHT_CPU_TIME, &acc) == LVP_RESULT_OK && acc != NULL, "%s",
+              last_error());
+        lvp_accountant_free(acc);
+        acc = NULL;
         CHECK(lvp_accountant_new(host, LVP_WEIGHT_AUTO, &acc) == LVP_RESULT_OK, "%s", last_error());
         CHECK(lvp_accountant_info(acc, &weight, &fds) == LVP_RESULT_OK && weight == LVP_WEIGHT_AUTO && fds == 0,
               "info before");
@@ -354,6 +368,20 @@ int main(int argc, char **argv)
         waitpid(busy, NULL, 0);
         waitpid(idle, NULL, 0);
     }
+
+    /* A knob class outside lvp_knob is refused, naming the value and the
+     * accepted ones, and restores nothing (the turbo restore below still
+     * finds its change). */
+    CHECK(lvp_host_restore(host, NULL, (lvp_knob)99, NULL, 0, &report) == LVP_RESULT_INVALID_ARGUMENT &&
+          report == NULL && strstr(last_error(), "invalid knob class '99'") != NULL &&
+          strstr(last_error(), "0 (LVP_KNOB_ALL)") != NULL &&
+          strstr(last_error(), "8 (LVP_KNOB_RAPL_ENABLED)") != NULL, "%s", last_error());
+    CHECK(lvp_host_restore(host, NULL, (lvp_knob)0x80000000u, NULL, 0, NULL) == LVP_RESULT_INVALID_ARGUMENT &&
+          strstr(last_error(), "'2147483648'") != NULL, "%s", last_error());
+    /* Every valid knob class is accepted (a dry run writes nothing). */
+    for (i = LVP_KNOB_ALL; i <= LVP_KNOB_RAPL_ENABLED; i++)
+        CHECK(lvp_host_restore(host, NULL, (lvp_knob)i, NULL, LVP_FLAG_DRY_RUN, NULL) == LVP_RESULT_OK,
+              "knob %zu: %s", i, last_error());
 
     /* Restore: first one knob, then everything. */
     CHECK(lvp_host_restore(host, NULL, LVP_KNOB_TURBO, NULL, 0, &report) == LVP_RESULT_OK, "%s", last_error());

@@ -1,0 +1,448 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! `lvp_accountant`: per-domain energy accounting, and the `lvp_weight`
+//! that splits energy among domains.
+
+use std::ffi::c_char;
+use std::path::Path;
+use std::sync::Mutex;
+
+use crate::accounting::Accountant;
+use crate::error::{Error, shorten};
+use crate::perf::{WeightKind, WeightPreference};
+
+use super::args::{CEnum, enum_arg, null, out_of_range, str_arg};
+use super::castable::{Castable, free_box, set_boxed_mut_ptr, try_ref_from_ptr};
+use super::guard::{fail, guard, lib_err};
+use super::host::lvp_host;
+use super::out::copy_out;
+use super::result::lvp_result;
+
+/// The weight that splits energy among domains.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum lvp_weight {
+    /// Cycles where the host can count them, else CPU time (as input), or
+    /// "not decided yet" (as output, before the first domain).
+    LVP_WEIGHT_AUTO = 0,
+    /// CPU cycles (hardware PMU).
+    LVP_WEIGHT_CYCLES = 1,
+    /// CPU time in nanoseconds.
+    LVP_WEIGHT_CPU_TIME = 2,
+}
+
+impl CEnum for lvp_weight {
+    const WHAT: &'static str = "weight";
+    const ALL: &'static [lvp_weight] = &[
+        lvp_weight::LVP_WEIGHT_AUTO,
+        lvp_weight::LVP_WEIGHT_CYCLES,
+        lvp_weight::LVP_WEIGHT_CPU_TIME,
+    ];
+    fn to_u32(self) -> u32 {
+        self as u32
+    }
+}
+
+impl lvp_weight {
+    /// The weight in use as C sees it (`AUTO`: not decided yet).
+    fn of_kind(k: Option<WeightKind>) -> lvp_weight {
+        match k {
+            Some(WeightKind::Cycles) => lvp_weight::LVP_WEIGHT_CYCLES,
+            Some(WeightKind::CpuTimeNs) => lvp_weight::LVP_WEIGHT_CPU_TIME,
+            None => lvp_weight::LVP_WEIGHT_AUTO,
+        }
+    }
+
+    /// The weight asked for, as the library's preference.
+    fn preference(self) -> WeightPreference {
+        match self {
+            lvp_weight::LVP_WEIGHT_AUTO => WeightPreference::Auto,
+            lvp_weight::LVP_WEIGHT_CYCLES => WeightPreference::Cycles,
+            lvp_weight::LVP_WEIGHT_CPU_TIME => WeightPreference::CpuTime,
+        }
+    }
+}
+
+/// Per-domain energy accounting. Opaque.
+pub struct lvp_accountant {
+    _private: [u8; 0],
+}
+
+impl Castable for lvp_accountant {
+    type RustType = Mutex<Accountant>;
+    const NAME: &'static str = "accountant";
+}
+
+fn no_domain(id: &str) -> lvp_result {
+    fail(
+        lvp_result::LVP_RESULT_NO_SUCH_DOMAIN,
+        format!("no accounted domain '{}'", shorten(id)),
+    )
+}
+
+/// Starts per-domain energy accounting over the host's readable RAPL
+/// zones, weighing domains by `weight` (an `lvp_weight`; another number
+/// gives `LVP_RESULT_INVALID_ARGUMENT`). Free with
+/// [`lvp_accountant_free`].
+///
+/// # Safety
+/// `host` is live; `out` is valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_new(
+    host: *const lvp_host,
+    weight: u32,
+    out: *mut *mut lvp_accountant,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let host = unsafe { try_ref_from_ptr(host) }?;
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        let pref = enum_arg::<lvp_weight>(weight)?.preference();
+        let acc = Accountant::new(host.sysfs(), pref).map_err(lib_err)?;
+        // SAFETY: out is non-NULL and valid.
+        unsafe { set_boxed_mut_ptr(out, Mutex::new(acc)) };
+        Ok(())
+    })
+}
+
+/// Frees an accountant and closes its counters; NULL is fine.
+///
+/// # Safety
+/// `acc` is NULL or from [`lvp_accountant_new`], not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_free(acc: *mut lvp_accountant) {
+    guard(|| {
+        // SAFETY: acc is NULL or from lvp_accountant_new, not used
+        // afterwards.
+        unsafe { free_box(acc) };
+        Ok(())
+    });
+}
+
+/// Starts accounting domain `id` (e.g. its UUID) whose QEMU process is
+/// `pid`, counting all its threads, existing ones included. `out_weight`
+/// (may be NULL) receives the weight in use.
+///
+/// # Safety
+/// `acc` is live; `id` NUL-terminated; `out_weight` NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_add_domain(
+    acc: *const lvp_accountant,
+    id: *const c_char,
+    pid: i32,
+    out_weight: *mut lvp_weight,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { try_ref_from_ptr(acc) }?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?;
+        let kind = acc
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .add_domain(id, pid)
+            .map_err(lib_err)?;
+        if !out_weight.is_null() {
+            // SAFETY: non-NULL and valid per the contract.
+            unsafe { *out_weight = lvp_weight::of_kind(Some(kind)) };
+        }
+        Ok(())
+    })
+}
+
+/// Stops accounting `id` (its last weight counts in the next tick); its
+/// energy stays readable.
+///
+/// # Safety
+/// `acc` is live; `id` NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_remove_domain(
+    acc: *const lvp_accountant,
+    id: *const c_char,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { try_ref_from_ptr(acc) }?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?;
+        let mut a = acc.lock().unwrap_or_else(|p| p.into_inner());
+        if a.domain_weight(id).is_none() {
+            return Err(no_domain(id));
+        }
+        a.remove_domain(id).map_err(lib_err)
+    })
+}
+
+/// One accounting interval: reads every zone's energy and every domain's
+/// weight and attributes the energy.
+///
+/// # Safety
+/// `acc` is live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_tick(acc: *const lvp_accountant) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { try_ref_from_ptr(acc) }?;
+        acc.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .tick()
+            .map(drop)
+            .map_err(lib_err)
+    })
+}
+
+/// `LVP_RESULT_INVALID_ARGUMENT` unless `zone` is one of the accounted
+/// zones.
+fn check_zone(a: &Accountant, zone: &str) -> Result<(), lvp_result> {
+    if a.zones().any(|z| z == zone) {
+        return Ok(());
+    }
+    let keys: Vec<&str> = a.zones().collect();
+    Err(lib_err(Error::invalid(
+        "RAPL zone",
+        zone,
+        format!("one of the accounted zones: {}", keys.join(", ")),
+    )))
+}
+
+/// Energy attributed to domain `id` in `zone` since it was added, µJ.
+///
+/// # Safety
+/// `acc` is live; strings NUL-terminated; `out_uj` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_domain_energy(
+    acc: *const lvp_accountant,
+    id: *const c_char,
+    zone: *const c_char,
+    out_uj: *mut u64,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { try_ref_from_ptr(acc) }?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?;
+        // SAFETY: forwarded contract.
+        let zone = unsafe { str_arg(zone, "zone") }?;
+        if out_uj.is_null() {
+            return Err(null("out_uj"));
+        }
+        let a = acc.lock().unwrap_or_else(|p| p.into_inner());
+        check_zone(&a, zone)?;
+        // Before the first tick a known domain has 0 µJ.
+        let uj = match a.domain_energy_uj(id, zone) {
+            Some(v) => v,
+            None if a.domain_weight(id).is_some() => 0,
+            None => return Err(no_domain(id)),
+        };
+        // SAFETY: out_uj is non-NULL and valid.
+        unsafe { *out_uj = uj };
+        Ok(())
+    })
+}
+
+/// The domain's last raw weight (cycles or CPU nanoseconds, see
+/// [`lvp_accountant_info`]).
+///
+/// # Safety
+/// `acc` is live; `id` NUL-terminated; `out_weight` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_domain_weight(
+    acc: *const lvp_accountant,
+    id: *const c_char,
+    out_weight: *mut u64,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { try_ref_from_ptr(acc) }?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?;
+        if out_weight.is_null() {
+            return Err(null("out_weight"));
+        }
+        let w = acc
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .domain_weight(id)
+            .ok_or_else(|| no_domain(id))?;
+        // SAFETY: out_weight is non-NULL and valid.
+        unsafe { *out_weight = w };
+        Ok(())
+    })
+}
+
+/// Energy of `zone` measured since the first tick (`what` 0), left
+/// unattributed (`what` 1), or attributed to domains no longer accounted
+/// (`what` 2, "departed"), µJ. For every zone, measured = the accounted
+/// domains' energy + departed + unattributed.
+///
+/// # Safety
+/// `acc` is live; `zone` NUL-terminated; `out_uj` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_zone_energy(
+    acc: *const lvp_accountant,
+    zone: *const c_char,
+    what: u32,
+    out_uj: *mut u64,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { try_ref_from_ptr(acc) }?;
+        // SAFETY: forwarded contract.
+        let zone = unsafe { str_arg(zone, "zone") }?;
+        if out_uj.is_null() {
+            return Err(null("out_uj"));
+        }
+        let a = acc.lock().unwrap_or_else(|p| p.into_inner());
+        check_zone(&a, zone)?;
+        let v = match what {
+            0 => a.measured_uj(zone),
+            1 => a.unattributed_uj(zone),
+            2 => a.departed_uj(zone),
+            _ => {
+                return Err(lib_err(Error::invalid(
+                    "zone energy selector",
+                    what.to_string(),
+                    "0 (measured), 1 (unattributed) or 2 (departed)",
+                )));
+            }
+        };
+        // SAFETY: out_uj is non-NULL and valid.
+        unsafe { *out_uj = v.unwrap_or(0) };
+        Ok(())
+    })
+}
+
+/// The weight in use and the number of perf file descriptors held.
+///
+/// # Safety
+/// `acc` is live; out pointers valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_info(
+    acc: *const lvp_accountant,
+    out_weight: *mut lvp_weight,
+    out_fds: *mut usize,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { try_ref_from_ptr(acc) }?;
+        if out_weight.is_null() || out_fds.is_null() {
+            return Err(null("out pointer"));
+        }
+        let a = acc.lock().unwrap_or_else(|p| p.into_inner());
+        // SAFETY: both non-NULL and valid.
+        unsafe {
+            *out_weight = lvp_weight::of_kind(a.weight_kind());
+            *out_fds = a.fd_count();
+        }
+        Ok(())
+    })
+}
+
+/// Keeps the accountant's counters in the file `path` across daemon
+/// restarts: loads what an earlier accountant saved there (if the file
+/// exists) and saves after every tick. A domain added again with the same
+/// process lifetime (pid and start time) resumes its counters; another
+/// process under the same id starts from 0. Call before the first domain
+/// and tick.
+///
+/// # Safety
+/// `acc` is live; `path` NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_set_state_file(
+    acc: *const lvp_accountant,
+    path: *const c_char,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { try_ref_from_ptr(acc) }?;
+        // SAFETY: forwarded contract.
+        let path = unsafe { str_arg(path, "path") }?;
+        let mut a = acc.lock().unwrap_or_else(|p| p.into_inner());
+        a.set_state_file(Path::new(path)).map_err(lib_err)
+    })
+}
+
+/// The number of RAPL zones accounted (fixed for the accountant's life).
+///
+/// # Safety
+/// `acc` is live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_zone_count(acc: *const lvp_accountant) -> usize {
+    let mut n = 0;
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { try_ref_from_ptr(acc) }?;
+        n = acc
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .zones()
+            .count();
+        Ok(())
+    });
+    n
+}
+
+/// Zone `index`: its key (as in the node getters, e.g. `package-0`) into
+/// `name` (`name_len` bytes, NUL-terminated; `out_n` gets the key's length)
+/// and its package (-1 for a platform zone such as `psys`).
+///
+/// # Safety
+/// `acc` is live; `name` valid for `name_len` bytes; `out_n` and
+/// `out_package` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_zone(
+    acc: *const lvp_accountant,
+    index: usize,
+    name: *mut c_char,
+    name_len: usize,
+    out_n: *mut usize,
+    out_package: *mut i32,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { try_ref_from_ptr(acc) }?;
+        if out_package.is_null() {
+            return Err(null("out_package"));
+        }
+        let a = acc.lock().unwrap_or_else(|p| p.into_inner());
+        let count = a.zones().count();
+        let key = a
+            .zones()
+            .nth(index)
+            .ok_or_else(|| out_of_range("zone", index, count))?;
+        let package = a
+            .zone_package(key)
+            .flatten()
+            .and_then(|p| i32::try_from(p).ok())
+            .unwrap_or(-1);
+        // SAFETY: out_package is non-NULL and valid.
+        unsafe { *out_package = package };
+        // SAFETY: forwarded contract.
+        unsafe { copy_out(key, name, name_len, out_n) }
+    })
+}
+
+/// The number of completed ticks (carried across restarts with a state
+/// file): counters read between two calls with the same value belong to
+/// one interval.
+///
+/// # Safety
+/// `acc` is live; `out_ticks` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_ticks(
+    acc: *const lvp_accountant,
+    out_ticks: *mut u64,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { try_ref_from_ptr(acc) }?;
+        if out_ticks.is_null() {
+            return Err(null("out_ticks"));
+        }
+        let t = acc.lock().unwrap_or_else(|p| p.into_inner()).ticks();
+        // SAFETY: out_ticks is non-NULL and valid.
+        unsafe { *out_ticks = t };
+        Ok(())
+    })
+}

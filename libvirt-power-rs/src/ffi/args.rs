@@ -3,10 +3,10 @@
 //! indexes, and enums passed by value as numbers.
 
 use std::ffi::{CStr, c_char};
-use std::fmt::Debug;
 
 use crate::error::Error;
 
+pub(super) use super::cenum::CEnum;
 use super::guard::{fail, lib_err};
 use super::result::lvp_result;
 
@@ -72,23 +72,6 @@ pub(super) fn out_of_range(what: &str, idx: usize, count: usize) -> lvp_result {
         lvp_result::LVP_RESULT_OUT_OF_RANGE,
         format!("{what} index {idx} is out of range (0 to {count} exclusive)"),
     )
-}
-
-/// A C enum that crosses the ABI as a `uint32_t`. C can pass any number,
-/// so an export takes the number and converts it with [`enum_arg`]: a value
-/// outside the enum is an error, never a Rust enum with an invalid
-/// discriminant (undefined behaviour).
-pub(super) trait CEnum: Copy + Debug + 'static {
-    /// What a value is, for messages ("knob class").
-    const WHAT: &'static str;
-    /// Every value.
-    const ALL: &'static [Self];
-    /// The number C sees.
-    fn to_u32(self) -> u32;
-    /// The value numbered `v`, if there is one.
-    fn from_u32(v: u32) -> Option<Self> {
-        Self::ALL.iter().copied().find(|e| e.to_u32() == v)
-    }
 }
 
 /// Converts an enum argument passed as a number; a number outside the enum

@@ -32,6 +32,7 @@
 
 mod args;
 mod castable;
+mod cenum;
 mod guard;
 mod out;
 mod result;

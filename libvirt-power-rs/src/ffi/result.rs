@@ -6,7 +6,7 @@
 use crate::error::Error;
 use crate::perf::PerfError;
 
-use super::args::CEnum;
+use super::cenum::CEnum;
 
 /// Result codes. Values are stable and never renumbered.
 #[repr(u32)]

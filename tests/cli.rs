@@ -2,19 +2,9 @@
 //! The virt-power command line on simulated hosts: the sysfs root from
 //! LIBVIRT_POWER_SYSFS_ROOT, clear errors, the simulator runner.
 
-use std::process::Command;
+mod support;
 
-fn vp() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_virt-power"))
-}
-
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use support::cmd::{text, vp};
 
 #[test]
 fn sysfs_root_from_the_environment_and_energy_from_the_runner() {

@@ -2,38 +2,14 @@
 //! Restore across a process restart: one `virt-power` process changes knobs
 //! and exits; a second, new process restores them from the journal.
 
-use std::path::Path;
-use std::process::Command;
+mod support;
+
+use support::cmd::{text, vp};
+use support::common::tree;
 
 fn virt_power(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_virt-power"))
-        .args(args)
-        .output()
-        .expect("run virt-power");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            let md = std::fs::symlink_metadata(&p).unwrap();
-            if md.is_dir() {
-                stack.push(p);
-            } else if md.is_file() {
-                out.push((p.display().to_string(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
+    let out = vp().args(args).output().expect("run virt-power");
+    (out.status.success(), text(&out))
 }
 
 #[test]
@@ -45,7 +21,7 @@ fn restore_in_a_new_process() {
     let (r, s) = (root.to_str().unwrap(), state.to_str().unwrap());
     let (ok, out) = virt_power(&["sim", "create", "--preset", "intel-pstate-active", r]);
     assert!(ok, "{out}");
-    let original = snapshot(&root);
+    let original = tree(&root);
 
     // `virt-power set --sysfs R --state-dir S ARGS...`, a new process each.
     let set = |args: &[&str]| {
@@ -81,27 +57,23 @@ fn restore_in_a_new_process() {
         let (ok, out) = set(args);
         assert!(ok, "{args:?}: {out}");
     }
-    assert_ne!(snapshot(&root), original);
+    assert_ne!(tree(&root), original);
 
     // A refused change in between leaves everything as it was.
-    let before = snapshot(&root);
+    let before = tree(&root);
     let (ok, out) = set(&["rapl-limit", "package-0", "long_term", "--power", "29W"]);
     assert!(
         !ok && out.contains("invalid power limit '29000000 uW': 1 to 28000000 uW"),
         "{out}"
     );
-    assert_eq!(snapshot(&root), before);
+    assert_eq!(tree(&root), before);
 
     // Second, new process: restore by knob, then everything.
     let (ok, out) = virt_power(&["restore", "--sysfs", r, "--state-dir", s, "--knob", "turbo"]);
     assert!(ok && out.contains("no_turbo: 1 -> 0"), "{out}");
     let (ok, out) = virt_power(&["restore", "--sysfs", r, "--state-dir", s]);
     assert!(ok, "{out}");
-    assert_eq!(
-        snapshot(&root),
-        original,
-        "restore did not return every byte"
-    );
+    assert_eq!(tree(&root), original, "restore did not return every byte");
     // Nothing left to restore.
     let (ok, out) = virt_power(&["restore", "--sysfs", r, "--state-dir", s]);
     assert!(ok && out.contains("nothing to change"), "{out}");

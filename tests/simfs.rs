@@ -9,34 +9,16 @@
 //! FUSE cannot be mounted (no `/dev/fuse`, no privilege), the tests print
 //! `skipped: FUSE unavailable: <reason>` and return.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
-fn vp() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_virt-power"))
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Whether `dir` is a mount point in this process's mount table.
-fn mounted(dir: &Path) -> bool {
-    let want = dir.to_string_lossy().replace(' ', "\\040");
-    fs::read_to_string("/proc/self/mountinfo").is_ok_and(|t| {
-        t.lines()
-            .any(|l| l.split_whitespace().nth(4) == Some(want.as_str()))
-    })
-}
+use support::cmd::{text, vp};
+use support::fuse::{SimMount, mounted};
 
 /// A simulated tree mounted with `virt-power sim mount`; unmounted, the
 /// child reaped and the files removed on drop.
@@ -44,63 +26,34 @@ struct Mount {
     base: PathBuf,
     backing: PathBuf,
     mnt: PathBuf,
-    child: Option<Child>,
+    fuse: Option<SimMount>,
 }
 
 impl Mount {
     /// Creates a `preset` tree and mounts it. `Err` is the reason FUSE is
     /// unavailable; anything else going wrong panics.
     fn new(name: &str, preset: &str) -> Result<Mount, String> {
-        if !Path::new("/dev/fuse").exists() {
-            return Err("/dev/fuse does not exist".into());
-        }
         let base = std::env::temp_dir().join(format!("vp-simfs-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&base);
         fs::create_dir_all(base.join("mnt")).unwrap();
         let base = base.canonicalize().unwrap();
-        let backing = base.join("sys");
-        let mnt = base.join("mnt");
+        let mut m = Mount {
+            backing: base.join("sys"),
+            mnt: base.join("mnt"),
+            base,
+            fuse: None,
+        };
         let out = vp()
             .args(["sim", "create", "--preset", preset])
-            .arg(&backing)
+            .arg(&m.backing)
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", text(&out));
-        let log = fs::File::create(base.join("mount.log")).unwrap();
-        let child = vp()
-            .args(["sim", "mount"])
-            .arg(&backing)
-            .arg(&mnt)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut m = Mount {
-            base,
-            backing,
-            mnt,
-            child: Some(child),
-        };
-        let start = Instant::now();
-        while !mounted(&m.mnt) {
-            if let Some(st) = m.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                let log = m.log();
-                m.child = None;
-                // Only a refused mount means "FUSE unavailable"; any other
-                // failure of the command is a bug.
-                if log.contains("mounting ") {
-                    return Err(format!("{} ({st})", log.trim()));
-                }
-                panic!("virt-power sim mount exited with {st}: {log}");
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "mount did not appear: {}",
-                m.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        m.fuse = Some(SimMount::start(
+            &m.backing,
+            &m.mnt,
+            &m.base.join("mount.log"),
+        )?);
         Ok(m)
     }
 
@@ -118,25 +71,10 @@ impl Mount {
 
     /// Stops the child with SIGTERM and checks it unmounted and exited 0.
     fn stop(mut self) {
-        let Some(mut child) = self.child.take() else {
+        let Some(fuse) = self.fuse.take() else {
             return;
         };
-        let pid = libc::pid_t::try_from(child.id()).unwrap();
-        // SAFETY: kill(2) with a valid signal on our own child's pid has no
-        // memory-safety preconditions.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-        let start = Instant::now();
-        let status = loop {
-            if let Some(st) = child.try_wait().unwrap() {
-                break st;
-            }
-            if start.elapsed() > Duration::from_secs(10) {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("sim mount did not stop on SIGTERM: {}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = fuse.stop();
         assert!(status.success(), "{status}: {}", self.log());
         assert!(!mounted(&self.mnt), "still mounted after SIGTERM");
         assert!(self.log().starts_with("mounted "), "{}", self.log());
@@ -145,27 +83,8 @@ impl Mount {
 
 impl Drop for Mount {
     fn drop(&mut self) {
-        if mounted(&self.mnt) {
-            let ok = Command::new("umount")
-                .arg(&self.mnt)
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if !ok {
-                let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
-            }
-        }
-        if let Some(mut child) = self.child.take() {
-            let start = Instant::now();
-            while child.try_wait().ok().flatten().is_none() {
-                if start.elapsed() > Duration::from_secs(5) {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
+        // Unmounted first; the files only once nothing is mounted on them.
+        drop(self.fuse.take());
         if !mounted(&self.mnt) {
             let _ = fs::remove_dir_all(&self.base);
         }

@@ -4,25 +4,17 @@
 //! a simulated host for the node getter, no accounting), unreachable URIs,
 //! bad listen addresses, and the HTTP endpoint over TCP.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
+
+use support::cmd::{text, vp};
 
 const TEST_URI: &str = "test:///default";
 const UNREACHABLE_URI: &str = "qemu+tcp://127.0.0.1:1/system";
-
-fn vp() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_virt-power"))
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 #[test]
 fn top_json_on_the_test_driver_says_accounting_is_off() {

@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-//! Helpers for the crate's own tests.
+//! Helpers for the tests: the crate's unit tests (`crate::testutil`,
+//! only under `cfg(test)`, so not part of the library's API) and, through
+//! `#[path]`, the integration tests' `common` module (here and in the
+//! root package's `tests/support`). Standard library only, so it compiles
+//! in both places.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -28,15 +28,15 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{self, File};
 use std::io::ErrorKind;
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::io::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::common::{self, TempDir};
+use super::fuse::SimMount;
+use super::process::{prepare_child, terminate};
 
 /// Set to `1` (by `scripts/test`) to turn skips into failures.
 pub const REQUIRE_ENV: &str = "LIBVIRT_POWER_REQUIRE_E2E";
@@ -271,61 +271,9 @@ impl Proc {
 
     /// SIGTERM, then SIGKILL after 10 s; reaps the child.
     fn stop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_some() {
-            return;
+        if terminate(&mut self.child, Duration::from_secs(10)).is_none() {
+            eprintln!("{} did not stop on SIGTERM; killed", self.name);
         }
-        signal(&self.child, libc::SIGTERM);
-        let start = Instant::now();
-        while self.child.try_wait().ok().flatten().is_none() {
-            if start.elapsed() > Duration::from_secs(10) {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                eprintln!("{} did not stop on SIGTERM; killed", self.name);
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-fn signal(child: &Child, sig: libc::c_int) {
-    let pid = libc::pid_t::try_from(child.id()).expect("pid fits pid_t");
-    // SAFETY: kill(2) on our own, not yet reaped child; no memory is shared.
-    unsafe { libc::kill(pid, sig) };
-}
-
-/// Makes `cmd`'s process get SIGTERM when the spawning thread dies, so a
-/// killed test run leaves no daemon behind. With `pin`, it also runs on
-/// the first CPU it may use only: the vCPUs of some virtual machines (these
-/// among them) report different CPUID data, and the QEMU driver then finds
-/// its capabilities cache "outdated: host cpuid changed" and re-probes QEMU
-/// for seconds whenever the daemon lands on another CPU than last time.
-fn prepare_child(cmd: &mut Command, pin: bool) {
-    // SAFETY: the closure runs between fork and exec and only calls
-    // prctl(2), sched_getaffinity(2) and sched_setaffinity(2), which are
-    // async-signal-safe, on a cpu_set_t of its own stack.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if pin {
-                let size = std::mem::size_of::<libc::cpu_set_t>();
-                let mut set: libc::cpu_set_t = std::mem::zeroed();
-                if libc::sched_getaffinity(0, size, &mut set) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                let first = (0..libc::CPU_SETSIZE as usize).find(|&c| libc::CPU_ISSET(c, &set));
-                if let Some(c) = first {
-                    libc::CPU_ZERO(&mut set);
-                    libc::CPU_SET(c, &mut set);
-                    if libc::sched_setaffinity(0, size, &set) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-            }
-            Ok(())
-        });
     }
 }
 
@@ -685,7 +633,8 @@ impl Drop for Daemon {
 pub struct SimHost {
     pub backing: PathBuf,
     pub root: PathBuf,
-    mount: Option<Child>,
+    /// Declared before `dir`: unmounted before the files are removed.
+    mount: Option<SimMount>,
     dir: TempDir,
 }
 
@@ -704,42 +653,12 @@ impl SimHost {
     /// The tree mounted with `virt-power sim mount`, answering writes like
     /// the kernel; `Err` is why FUSE is unavailable.
     pub fn fuse(preset: &str) -> Result<SimHost, String> {
-        if !Path::new("/dev/fuse").exists() {
-            return Err("FUSE unavailable: /dev/fuse does not exist".into());
-        }
         let mut h = SimHost::plain(preset);
         let mnt = h.dir.path().join("mnt");
         fs::create_dir(&mnt).unwrap();
-        let log_path = h.dir.path().join("mount.log");
-        let log = File::create(&log_path).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_virt-power"));
-        cmd.args(["sim", "mount"])
-            .arg(&h.backing)
-            .arg(&mnt)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        prepare_child(&mut cmd, false);
-        h.mount = Some(cmd.spawn().expect("virt-power sim mount"));
-        let parent_dev = fs::metadata(h.dir.path()).unwrap().dev();
-        let start = Instant::now();
-        while fs::metadata(&mnt).map(|m| m.dev()).ok() == Some(parent_dev) {
-            if let Some(st) = h.mount.as_mut().unwrap().try_wait().unwrap() {
-                h.mount = None;
-                let log = fs::read_to_string(&log_path).unwrap_or_default();
-                // Only a refused mount means "FUSE unavailable".
-                assert!(
-                    log.contains("mounting "),
-                    "virt-power sim mount exited with {st}: {log}"
-                );
-                return Err(format!("FUSE unavailable: {} ({st})", log.trim()));
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "the FUSE mount did not appear"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let mount = SimMount::start(&h.backing, &mnt, &h.dir.path().join("mount.log"))
+            .map_err(|reason| format!("FUSE unavailable: {reason}"))?;
+        h.mount = Some(mount);
         h.root = mnt;
         Ok(h)
     }
@@ -757,28 +676,5 @@ impl SimHost {
     pub fn read(&self, rel: &str) -> String {
         fs::read_to_string(self.backing.join(rel))
             .unwrap_or_else(|e| panic!("{}: {e}", self.backing.join(rel).display()))
-    }
-}
-
-impl Drop for SimHost {
-    fn drop(&mut self) {
-        let Some(mut child) = self.mount.take() else {
-            return;
-        };
-        // `sim mount` unmounts and exits on SIGTERM.
-        signal(&child, libc::SIGTERM);
-        let start = Instant::now();
-        while child.try_wait().ok().flatten().is_none() {
-            if start.elapsed() > Duration::from_secs(10) {
-                let _ = Command::new("umount")
-                    .arg("-l")
-                    .arg(self.dir.path().join("mnt"))
-                    .status();
-                let _ = child.kill();
-                let _ = child.wait();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
     }
 }

@@ -551,7 +551,7 @@ fn exporter_matches_domstats() {
     let start = Instant::now();
     loop {
         let s = snapshot(&gh, &[&busy, &idle]);
-        let out = Command::new(env!("CARGO_BIN_EXE_virt-power"))
+        let out = support::cmd::vp()
             .args(["exporter", "-c", &gh.daemon.uri, "--once"])
             .env(
                 "LD_LIBRARY_PATH",

@@ -34,13 +34,13 @@ use std::fmt;
 use std::fs::{self, File};
 use std::os::unix::io::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::common::TempDir;
 use super::daemon::{self, Daemon, Run, Virsh};
+use super::process;
 
 /// Every guest these helpers make is called `lvp-guest-*`.
 pub const NAME_PREFIX: &str = "lvp-guest-";
@@ -350,16 +350,7 @@ impl GuestHost {
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out);
-        // SAFETY: the closure runs between fork and exec and only calls
-        // prctl(2), which is async-signal-safe.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        process::prepare_child(&mut cmd, false);
         let mut child = cmd.spawn().expect("cannot start virtlogd");
         let start = Instant::now();
         while UnixStream::connect(&sock).is_err() {
@@ -549,20 +540,10 @@ impl Drop for GuestHost {
                 eprintln!("cannot undefine {name}:\n{u}");
             }
         }
-        if let Some(mut child) = self.virtlogd.take() {
-            let pid = libc::pid_t::try_from(child.id()).expect("pid fits pid_t");
-            // SAFETY: kill(2) on our own, not yet reaped child.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-            let start = Instant::now();
-            while child.try_wait().ok().flatten().is_none() {
-                if start.elapsed() > Duration::from_secs(10) {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    eprintln!("virtlogd did not stop on SIGTERM; killed");
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
+        if let Some(mut child) = self.virtlogd.take()
+            && process::terminate(&mut child, Duration::from_secs(10)).is_none()
+        {
+            eprintln!("virtlogd did not stop on SIGTERM; killed");
         }
     }
 }

@@ -39,24 +39,6 @@
 VIR_LOG_INIT("util.hostpower");
 
 
-/**
- * virHostPowerSysfsRoot:
- *
- * The directory the host's sysfs is read from: the environment variable
- * LIBVIRT_POWER_SYSFS_ROOT if it is set and not empty (tests and demos
- * point it at a simulated host), else "/sys".
- */
-const char *
-virHostPowerSysfsRoot(void)
-{
-    const char *root = g_getenv("LIBVIRT_POWER_SYSFS_ROOT");
-
-    if (root && *root)
-        return root;
-    return "/sys";
-}
-
-
 #ifdef WITH_LIBVIRT_POWER
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(lvp_host, lvp_host_free);
@@ -785,7 +767,8 @@ virHostPowerAccountingLoop(void *opaque)
 
 /**
  * virHostPowerAccountingNew:
- * @sysfsRoot: the host's sysfs (see virHostPowerSysfsRoot)
+ * @sysfsRoot: the host's sysfs, or NULL for the library's choice
+ *             (LIBVIRT_POWER_SYSFS_ROOT if set, else /sys)
  * @stateFile: where the counters are kept across daemon restarts, or NULL
  * @intervalMS: the accounting interval, in milliseconds
  *
@@ -839,9 +822,8 @@ virHostPowerAccountingNew(const char *sysfsRoot,
 
     acct->nzones = lvp_accountant_zone_count(acct->acc);
     if (acct->nzones == 0) {
-        virReportError(VIR_ERR_OPERATION_UNSUPPORTED,
-                       _("cannot start energy accounting: no readable RAPL energy counter under '%1$s/class/powercap'"),
-                       sysfsRoot);
+        virReportError(VIR_ERR_OPERATION_UNSUPPORTED, "%s",
+                       _("cannot start energy accounting: the host has no readable RAPL energy counter"));
         return NULL;
     }
     acct->zones = g_new0(char *, acct->nzones + 1);

@@ -29,8 +29,6 @@
      VIR_NODE_POWER_DRY_RUN | \
      VIR_NODE_POWER_RESTORE)
 
-const char *virHostPowerSysfsRoot(void);
-
 int virHostPowerSetFrequency(const char *sysfsRoot,
                              const char *stateDir,
                              const char *cpumap,

@@ -1,23 +1,33 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //! Per-domain energy accounting: the loop a daemon runs.
 //!
-//! An [`Accountant`] holds one [`ProcessCounter`] per domain (a VM's QEMU
-//! process, all its threads), reads every RAPL zone's `energy_uj` and
-//! splits each interval's energy with the [`Attributor`]. The weight is
-//! CPU cycles where the host has a cycles PMU, CPU time otherwise (and the
+//! An [`Accountant`] takes its weights from a [`WeightSource`] (the
+//! daemon's is [`PerfSource`]: one perf counter set per domain, a VM's QEMU
+//! process with all its threads, split by the package its threads ran on),
+//! reads every RAPL zone's `energy_uj` and splits each interval's energy
+//! with the [`Attributor`]. The weight is CPU cycles where the host can
+//! count them per process and system-wide, CPU time otherwise (and the
 //! accountant says which).
 //!
-//! The denominator of the split is the host's whole busy weight when it can
-//! be measured (CPU time: the busy time in `/proc/stat`), so the host's own
-//! work stays unattributed; with cycles it is the sum over domains (the
-//! published formula). A domain's counter is not split by package (a
-//! process moves between packages), so its weight counts for every package
-//! zone. Conservation holds per zone and interval: sum over domains +
-//! unattributed = measured.
+//! Per zone and interval (see `docs/energy-attribution.md`):
 //!
-//! Totals keep the same identity: `measured = sum over accounted domains +
-//! departed + unattributed`, where `departed` holds the energy of domains
-//! that stopped (moved there at the first tick after their removal).
+//! - the measured energy is split into idle (static) and active (dynamic)
+//!   parts: the zone's idle power is learned by an [`IdleFit`] of its
+//!   power against its package's busy fraction (`/proc/stat`, per-CPU
+//!   lines of the package's CPUs), times the interval's length on a
+//!   monotonic clock;
+//! - the active part is split by weight; a domain's weight in a package
+//!   zone is only what its threads did on that package, and the
+//!   denominator is the whole package's busy weight (busy time from
+//!   `/proc/stat`, or system-wide cycles), so what no domain did stays the
+//!   host's;
+//! - the idle part is counted as idle, or with [`IdlePolicy::Vcpus`]
+//!   shared among the running domains by vCPU count.
+//!
+//! Totals keep the identity `measured = sum over accounted domains +
+//! departed + host + idle` exactly, where `departed` holds the energy of
+//! domains that stopped (moved there at the first tick after their
+//! removal) and `host + idle` is the unattributed energy.
 //!
 //! # Daemon restarts
 //!
@@ -29,7 +39,8 @@
 //! saved counters, so a domain's counters never go backwards within its
 //! lifetime; a new lifetime (same id, other process) starts from 0. Saved
 //! domains not (yet) resumed count as departed, so the identity holds
-//! throughout. Energy used while no daemon ran is not measured. The file
+//! throughout. Energy used while no daemon ran is not measured, and the
+//! idle fit is learned again (it is not saved). The file
 //! is replaced atomically but not fsynced: it only matters while the
 //! domains' processes live, and they do not outlive the machine.
 
@@ -39,23 +50,48 @@ use std::path::{Path, PathBuf};
 
 use crate::attribution::{Attributor, HostWeight, IntervalReport, WeightSample, ZoneSample};
 use crate::error::{Error, Result};
-use crate::perf::{ProcessCounter, WeightKind, WeightPreference};
+use crate::idle::{IdleEstimate, IdleFit};
+use crate::perf::{WeightKind, WeightPreference};
 use crate::procfs::ProcfsRoot;
 use crate::rapl::{self, RaplZone};
 use crate::sysfs::SysfsRoot;
+use crate::weights::{CpuPackages, DomainWeight, PackageWeights, PerfSource, WeightSource};
 
-/// Nanoseconds per `/proc/stat` tick (USER_HZ is 100 on Linux).
-const NS_PER_TICK: u64 = 10_000_000;
+/// Header line of the state file (version 1 had no idle column; it is
+/// still read).
+const STATE_HEADER: &str = "libvirt-power-accounting 2";
+const STATE_HEADER_V1: &str = "libvirt-power-accounting 1";
 
-/// Header line of the state file.
-const STATE_HEADER: &str = "libvirt-power-accounting 1";
+/// What happens to a zone's idle energy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IdlePolicy {
+    /// Counted apart, as the host's idle energy (the default).
+    #[default]
+    Apart,
+    /// Shared among the running domains in proportion to their vCPUs (the
+    /// static power a VM reserves by existing).
+    Vcpus,
+}
 
-/// One domain's counter and its last reading.
+impl IdlePolicy {
+    /// `"apart"` or `"vcpus"`, as qemu.conf and the node stats spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdlePolicy::Apart => "apart",
+            IdlePolicy::Vcpus => "vcpus",
+        }
+    }
+}
+
+/// A monotonic clock, ns.
+type Clock = Box<dyn FnMut() -> u64 + Send>;
+
+/// One domain's weight and its last reading.
 #[derive(Debug)]
 struct Domain {
-    counter: ProcessCounter,
-    last_weight: u64,
+    weight: Box<dyn DomainWeight>,
     lifetime: Lifetime,
+    vcpus: u32,
 }
 
 /// Identifies one run of a process: pid and start time (clock ticks
@@ -73,11 +109,14 @@ impl Lifetime {
     }
 }
 
+/// A domain's energy in one zone: all of it, and its idle part, µJ.
+type ZoneEnergy = (u64, u64);
+
 /// A domain's counters saved by an earlier daemon, not resumed yet.
 #[derive(Debug, Clone)]
 struct Saved {
     lifetime: Lifetime,
-    energy_uj: BTreeMap<String, u64>,
+    energy_uj: BTreeMap<String, ZoneEnergy>,
 }
 
 /// Per-zone totals carried over from the state file.
@@ -85,23 +124,44 @@ struct Saved {
 struct ZoneBase {
     measured_uj: u64,
     unattributed_uj: u64,
+    idle_uj: u64,
+}
+
+/// What the accountant knows of a zone's idle power.
+#[derive(Debug, Clone, Default)]
+struct ZoneIdle {
+    fit: IdleFit,
+    estimate: Option<IdleEstimate>,
+}
+
+/// `/proc/stat` busy time per package at the last tick, and when.
+#[derive(Debug, Clone)]
+struct BusyMark {
+    busy_ns: PackageWeights,
+    at_ns: u64,
 }
 
 /// The accounting state of a daemon.
-#[derive(Debug)]
 pub struct Accountant {
     sysfs: SysfsRoot,
     procfs: ProcfsRoot,
     zones: Vec<RaplZone>,
-    pref: WeightPreference,
+    source: Box<dyn WeightSource>,
+    packages: CpuPackages,
+    /// CPUs of `/proc/stat` without a package in the map (not re-read
+    /// again for them).
+    unknown_cpus: BTreeSet<u32>,
     attributor: Attributor,
     domains: BTreeMap<String, Domain>,
-    kind: Option<WeightKind>,
+    idle: BTreeMap<String, ZoneIdle>,
+    idle_policy: IdlePolicy,
+    last_busy: Option<BusyMark>,
+    clock: Clock,
     /// Removed domains whose last interval is accounted at the next tick.
     retiring: BTreeSet<String>,
     /// Energy a domain had before this accountant took it over (resumed
     /// from the state file), per zone.
-    bases: BTreeMap<String, BTreeMap<String, u64>>,
+    bases: BTreeMap<String, BTreeMap<String, ZoneEnergy>>,
     /// Energy of domains no longer accounted, per zone.
     departed_uj: BTreeMap<String, u64>,
     /// Saved domains not resumed yet.
@@ -111,11 +171,22 @@ pub struct Accountant {
     state_file: Option<PathBuf>,
 }
 
-fn host_busy_ns(procfs: &ProcfsRoot) -> Option<u64> {
-    procfs
-        .stat()
-        .ok()
-        .map(|s| s.total.busy_ticks().saturating_mul(NS_PER_TICK))
+impl std::fmt::Debug for Accountant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accountant")
+            .field("zones", &self.zones)
+            .field("source", &self.source)
+            .field("domains", &self.domains)
+            .field("idle_policy", &self.idle_policy)
+            .field("ticks", &self.ticks)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default clock: monotonic ns since the accountant was made.
+fn monotonic_clock() -> Clock {
+    let start = std::time::Instant::now();
+    Box::new(move || u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX))
 }
 
 impl Accountant {
@@ -126,24 +197,45 @@ impl Accountant {
     }
 
     /// An accountant over the RAPL zones of `sysfs` that reads process
-    /// lifetimes, thread lists and the host's busy time from `procfs`.
+    /// lifetimes, thread lists and the host's busy time from `procfs`, with
+    /// the daemon's weight source ([`PerfSource`]).
     pub fn with_procfs(
         sysfs: &SysfsRoot,
         procfs: &ProcfsRoot,
         pref: WeightPreference,
     ) -> Result<Accountant> {
+        let cpus: Vec<u32> = procfs
+            .stat()
+            .map(|s| s.cpus.keys().copied().collect())
+            .unwrap_or_default();
+        let source = PerfSource::new(procfs, pref, cpus)?;
+        Self::with_source(sysfs, procfs, Box::new(source))
+    }
+
+    /// An accountant with the weights of `source`.
+    pub fn with_source(
+        sysfs: &SysfsRoot,
+        procfs: &ProcfsRoot,
+        source: Box<dyn WeightSource>,
+    ) -> Result<Accountant> {
         let zones = rapl::read_zones(sysfs)?
             .into_iter()
             .filter(|z| z.energy_uj.is_some())
             .collect();
+        let packages = CpuPackages::read(sysfs).unwrap_or_default();
         Ok(Accountant {
             sysfs: sysfs.clone(),
             procfs: procfs.clone(),
             zones,
-            pref,
+            source,
+            packages,
+            unknown_cpus: BTreeSet::new(),
             attributor: Attributor::new(),
             domains: BTreeMap::new(),
-            kind: None,
+            idle: BTreeMap::new(),
+            idle_policy: IdlePolicy::default(),
+            last_busy: None,
+            clock: monotonic_clock(),
             retiring: BTreeSet::new(),
             bases: BTreeMap::new(),
             departed_uj: BTreeMap::new(),
@@ -152,6 +244,34 @@ impl Accountant {
             ticks: 0,
             state_file: None,
         })
+    }
+
+    /// Replaces the monotonic clock (ns) that times the intervals, for
+    /// tests.
+    pub fn set_clock(&mut self, clock: Box<dyn FnMut() -> u64 + Send>) {
+        self.clock = clock;
+    }
+
+    /// Sets what happens to idle energy from the next tick on.
+    pub fn set_idle_policy(&mut self, policy: IdlePolicy) {
+        self.idle_policy = policy;
+    }
+
+    /// The idle policy in use.
+    pub fn idle_policy(&self) -> IdlePolicy {
+        self.idle_policy
+    }
+
+    /// Sets the vCPU count of domain `id`, its weight in the idle energy
+    /// under [`IdlePolicy::Vcpus`] (1 until set).
+    pub fn set_domain_vcpus(&mut self, id: &str, vcpus: u32) -> Result<()> {
+        match self.domains.get_mut(id) {
+            Some(d) => {
+                d.vcpus = vcpus;
+                Ok(())
+            }
+            None => Err(self.unknown(id)),
+        }
     }
 
     /// Keeps the counters in `path` across daemon restarts: loads what an
@@ -180,12 +300,16 @@ impl Accountant {
             reason: reason.to_owned(),
         };
         let mut lines = text.lines();
-        if lines.next() != Some(STATE_HEADER) {
-            return Err(bad(
-                text.lines().next().unwrap_or(""),
-                &format!("expected the header '{STATE_HEADER}'"),
-            ));
-        }
+        let v1 = match lines.next() {
+            Some(STATE_HEADER) => false,
+            Some(STATE_HEADER_V1) => true,
+            first => {
+                return Err(bad(
+                    first.unwrap_or(""),
+                    &format!("expected the header '{STATE_HEADER}'"),
+                ));
+            }
+        };
         let num = |line: &str, v: Option<&str>| -> Result<u64> {
             v.and_then(|v| v.parse().ok())
                 .ok_or_else(|| bad(line, "expected a number"))
@@ -194,13 +318,14 @@ impl Accountant {
             let f: Vec<&str> = line.split(' ').collect();
             match f.first().copied() {
                 Some("tick") => self.ticks = num(line, f.get(1).copied())?,
-                Some("zone") if f.len() == 5 => {
+                Some("zone") if f.len() == if v1 { 5 } else { 6 } => {
                     let zone = f[1].to_owned();
                     self.zone_bases.insert(
                         zone.clone(),
                         ZoneBase {
                             measured_uj: num(line, Some(f[2]))?,
                             unattributed_uj: num(line, Some(f[3]))?,
+                            idle_uj: if v1 { 0 } else { num(line, Some(f[5]))? },
                         },
                     );
                     self.departed_uj.insert(zone, num(line, Some(f[4]))?);
@@ -213,7 +338,14 @@ impl Accountant {
                         let (z, v) = kv
                             .split_once('=')
                             .ok_or_else(|| bad(line, "expected zone=microjoules"))?;
-                        energy_uj.insert(z.to_owned(), num(line, Some(v))?);
+                        let (all, idle) = match v.split_once(':') {
+                            Some((a, i)) if !v1 => (num(line, Some(a))?, num(line, Some(i))?),
+                            _ => (num(line, Some(v))?, 0),
+                        };
+                        if idle > all {
+                            return Err(bad(line, "idle energy above the domain's energy"));
+                        }
+                        energy_uj.insert(z.to_owned(), (all, idle));
                     }
                     self.saved.insert(
                         f[1].to_owned(),
@@ -240,29 +372,36 @@ impl Accountant {
         for z in self.zones() {
             let _ = writeln!(
                 text,
-                "zone {z} {} {} {}",
+                "zone {z} {} {} {} {}",
                 self.measured_uj(z).unwrap_or(0),
                 self.unattributed_uj(z).unwrap_or(0),
-                self.departed_own_uj(z)
+                self.departed_own_uj(z),
+                self.idle_uj(z).unwrap_or(0)
             );
         }
         let mut domain_line =
-            |id: &str, l: Lifetime, energy: &mut dyn Iterator<Item = (&str, u64)>| {
+            |id: &str, l: Lifetime, energy: &mut dyn Iterator<Item = (&str, ZoneEnergy)>| {
                 let _ = write!(text, "domain {id} {} {}", l.pid, l.start_ticks);
-                for (z, uj) in energy {
-                    let _ = write!(text, " {z}={uj}");
+                for (z, (all, idle)) in energy {
+                    let _ = write!(text, " {z}={all}:{idle}");
                 }
                 text.push('\n');
             };
         for (id, d) in &self.domains {
-            let mut energy = self
-                .zones()
-                .map(|z| (z, self.domain_energy_uj(id, z).unwrap_or(0)));
+            let mut energy = self.zones().map(|z| {
+                (
+                    z,
+                    (
+                        self.domain_energy_uj(id, z).unwrap_or(0),
+                        self.domain_idle_uj(id, z).unwrap_or(0),
+                    ),
+                )
+            });
             domain_line(id, d.lifetime, &mut energy);
         }
         // Saved domains not resumed yet stay saved.
         for (id, s) in &self.saved {
-            let mut energy = s.energy_uj.iter().map(|(z, uj)| (z.as_str(), *uj));
+            let mut energy = s.energy_uj.iter().map(|(z, e)| (z.as_str(), *e));
             domain_line(id, s.lifetime, &mut energy);
         }
         let tmp = path.with_extension("tmp");
@@ -275,9 +414,11 @@ impl Accountant {
         self.zones.iter().map(|z| z.key.as_str())
     }
 
-    /// The weight in use (`None` before the first domain).
+    /// The weight in use (the source's, known from the start; an
+    /// `Option` for callers written when it was decided at the first
+    /// domain).
     pub fn weight_kind(&self) -> Option<WeightKind> {
-        self.kind
+        Some(self.source.kind())
     }
 
     /// Starts accounting domain `id` whose QEMU process is `pid`. Weight
@@ -297,14 +438,8 @@ impl Accountant {
                 "a domain that is not accounted yet",
             ));
         }
-        let pref = match self.kind {
-            Some(WeightKind::Cycles) => WeightPreference::Cycles,
-            Some(WeightKind::CpuTimeNs) => WeightPreference::CpuTime,
-            None => self.pref,
-        };
-        let mut counter = ProcessCounter::open_in(&self.procfs, pid, pref)?;
-        let kind = counter.kind();
-        let reading = counter.read()?;
+        let weight = self.source.open(pid)?;
+        let kind = self.source.kind();
         let lifetime = Lifetime::of(&self.procfs, pid).unwrap_or(Lifetime {
             pid,
             start_ticks: 0,
@@ -320,24 +455,23 @@ impl Accountant {
                 self.bases.insert(id.to_owned(), saved.energy_uj);
             } else {
                 // An earlier lifetime of this id: its energy has departed.
-                self.add_departed(&saved.energy_uj);
+                self.add_departed(
+                    &saved
+                        .energy_uj
+                        .iter()
+                        .map(|(z, e)| (z.clone(), e.0))
+                        .collect(),
+                );
             }
         }
-        self.attributor.add_consumer(
-            id,
-            &[WeightSample {
-                consumer: id.into(),
-                package: None,
-                weight: reading.value,
-            }],
-        );
-        self.kind = Some(kind);
+        // The source's readings start at 0 when it is opened.
+        self.attributor.add_consumer(id, &[]);
         self.domains.insert(
             id.to_owned(),
             Domain {
-                counter,
-                last_weight: reading.value,
+                weight,
                 lifetime,
+                vcpus: 1,
             },
         );
         Ok(kind)
@@ -348,15 +482,18 @@ impl Accountant {
     pub fn remove_domain(&mut self, id: &str) -> Result<()> {
         let mut d = self.domains.remove(id).ok_or_else(|| self.unknown(id))?;
         self.retiring.insert(id.to_owned());
-        let weight = d.counter.read().map(|r| r.value).unwrap_or(d.last_weight);
-        self.attributor.retire_consumer(
-            id,
-            &[WeightSample {
+        let samples: Vec<WeightSample> = d
+            .weight
+            .read(&self.packages)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(package, weight)| WeightSample {
                 consumer: id.into(),
-                package: None,
+                package,
                 weight,
-            }],
-        );
+            })
+            .collect();
+        self.attributor.retire_consumer(id, &samples);
         Ok(())
     }
 
@@ -401,7 +538,7 @@ impl Accountant {
             .saved
             .values()
             .filter_map(|s| s.energy_uj.get(zone))
-            .fold(0u64, |a, &b| a.saturating_add(b));
+            .fold(0u64, |a, &(b, _)| a.saturating_add(b));
         let retiring: u64 = self
             .retiring
             .iter()
@@ -442,7 +579,8 @@ impl Accountant {
         )
     }
 
-    /// One interval: reads energy and weights, attributes.
+    /// One interval: reads energy, the host's busy time and the weights,
+    /// learns idle power, attributes.
     pub fn tick(&mut self) -> Result<IntervalReport> {
         let mut zones = Vec::with_capacity(self.zones.len());
         for z in &self.zones {
@@ -453,25 +591,92 @@ impl Accountant {
                 range_uj: z.max_energy_range_uj.unwrap_or(0),
             });
         }
+        let now_ns = (self.clock)();
+        // The host's busy time per package (per-CPU lines of /proc/stat).
+        let stat = self.procfs.stat().ok();
+        if let Some(stat) = &stat {
+            let unknown: BTreeSet<u32> = stat
+                .cpus
+                .keys()
+                .copied()
+                .filter(|&c| self.packages.package(c).is_none())
+                .collect();
+            if !unknown.is_subset(&self.unknown_cpus) {
+                self.packages
+                    .refresh_if_unknown(&self.sysfs, unknown.iter().copied())?;
+                self.unknown_cpus = unknown;
+            }
+        }
+        let busy = stat
+            .as_ref()
+            .map(|s| (self.packages.busy_ns(s), self.packages.cpu_counts(s)));
         let mut weights = Vec::with_capacity(self.domains.len());
         for (id, d) in &mut self.domains {
-            d.counter.refresh_threads()?;
-            let r = d.counter.read()?;
-            d.last_weight = r.value;
-            weights.push(WeightSample {
-                consumer: id.clone(),
-                package: None,
-                weight: r.value,
-            });
+            for (package, weight) in d.weight.read(&self.packages)? {
+                weights.push(WeightSample {
+                    consumer: id.clone(),
+                    package,
+                    weight,
+                });
+            }
         }
-        let host: Vec<HostWeight> = match (self.kind, host_busy_ns(&self.procfs)) {
-            (Some(WeightKind::CpuTimeNs), Some(ns)) => vec![HostWeight {
-                package: None,
-                weight: ns,
-            }],
-            _ => Vec::new(),
+        let host: Vec<HostWeight> = match &busy {
+            Some((busy_ns, _)) => self
+                .source
+                .host(&self.packages, busy_ns)?
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(package, weight)| HostWeight { package, weight })
+                .collect(),
+            None => Vec::new(),
         };
-        let report = self.attributor.update(&zones, &weights, &host);
+        // Busy fraction per package over this interval, for the idle fit.
+        let interval = match (&busy, &self.last_busy) {
+            (Some((busy_ns, counts)), Some(last)) if now_ns > last.at_ns => Some((
+                busy_fractions(busy_ns, &last.busy_ns, counts, now_ns - last.at_ns),
+                now_ns - last.at_ns,
+            )),
+            _ => None,
+        };
+        self.last_busy = busy.map(|(busy_ns, _)| BusyMark {
+            busy_ns,
+            at_ns: now_ns,
+        });
+        let sharers: Vec<(String, u64)> = match self.idle_policy {
+            IdlePolicy::Apart => Vec::new(),
+            IdlePolicy::Vcpus => self
+                .domains
+                .iter()
+                .map(|(id, d)| (id.clone(), u64::from(d.vcpus)))
+                .collect(),
+        };
+        let idle = &mut self.idle;
+        let baseline = self.ticks == 0;
+        let mut idle_of = |zone: &ZoneSample, measured_uj: u64| -> u64 {
+            let state = idle.entry(zone.zone.clone()).or_default();
+            let Some((fractions, dt_ns)) = &interval else {
+                return 0;
+            };
+            if baseline {
+                return 0;
+            }
+            let u = match zone.package {
+                Some(p) => fractions.get(&Some(p)).copied(),
+                None => fractions.get(&None).copied(),
+            };
+            let secs = *dt_ns as f64 / 1e9;
+            if let Some(u) = u {
+                state.fit.add(u, measured_uj as f64 / secs);
+            }
+            let estimate = state.fit.estimate();
+            state.estimate = Some(estimate);
+            estimate
+                .idle_uw()
+                .map_or(0, |uw| (uw * secs).floor() as u64)
+        };
+        let report =
+            self.attributor
+                .update_with_idle(&zones, &weights, &host, &mut idle_of, &sharers);
         for id in std::mem::take(&mut self.retiring) {
             self.depart(&id);
         }
@@ -485,7 +690,7 @@ impl Accountant {
     /// file), µJ.
     pub fn domain_energy_uj(&self, id: &str, zone: &str) -> Option<u64> {
         let own = self.attributor.consumer_energy_uj(id, zone);
-        let base = self.bases.get(id).and_then(|b| b.get(zone)).copied();
+        let base = self.bases.get(id).and_then(|b| b.get(zone)).map(|e| e.0);
         match (own, base) {
             (None, None) if self.domains.contains_key(id) && self.zone_index(zone).is_some() => {
                 Some(0)
@@ -495,9 +700,50 @@ impl Accountant {
         }
     }
 
+    /// The idle part of [`domain_energy_uj`](Self::domain_energy_uj) (0
+    /// unless idle energy is shared by vCPUs), µJ.
+    pub fn domain_idle_uj(&self, id: &str, zone: &str) -> Option<u64> {
+        self.domain_energy_uj(id, zone)?;
+        let own = self.attributor.consumer_idle_uj(id, zone).unwrap_or(0);
+        let base = self
+            .bases
+            .get(id)
+            .and_then(|b| b.get(zone))
+            .map_or(0, |e| e.1);
+        Some(own.saturating_add(base))
+    }
+
     /// The domain's last raw weight (cycles or CPU ns).
     pub fn domain_weight(&self, id: &str) -> Option<u64> {
-        self.domains.get(id).map(|d| d.last_weight)
+        self.domains.get(id).map(|d| d.weight.value())
+    }
+
+    /// Idle energy of `zone` counted as idle (not shared), µJ; part of
+    /// [`unattributed_uj`](Self::unattributed_uj).
+    pub fn idle_uj(&self, zone: &str) -> Option<u64> {
+        self.total(zone, self.attributor.idle_uj(zone), |b| b.idle_uj)
+    }
+
+    /// Active energy of `zone` no domain's weight claimed (the host's own
+    /// work, and rounding), µJ: the unattributed energy less the idle.
+    pub fn host_uj(&self, zone: &str) -> Option<u64> {
+        Some(
+            self.unattributed_uj(zone)?
+                .saturating_sub(self.idle_uj(zone)?),
+        )
+    }
+
+    /// What is known of `zone`'s idle power (`None` before the second
+    /// tick or for an unknown zone).
+    pub fn idle_estimate(&self, zone: &str) -> Option<IdleEstimate> {
+        self.idle.get(zone).and_then(|z| z.estimate)
+    }
+
+    /// The idle power of `zone` in use, µW, once learned.
+    pub fn idle_power_uw(&self, zone: &str) -> Option<u64> {
+        self.idle_estimate(zone)?
+            .idle_uw()
+            .map(|uw| uw.round() as u64)
     }
 
     /// Energy of `zone` not attributed to any domain, µJ.
@@ -521,6 +767,38 @@ impl Accountant {
 
     /// perf file descriptors held.
     pub fn fd_count(&self) -> usize {
-        self.domains.values().map(|d| d.counter.fd_count()).sum()
+        self.domains
+            .values()
+            .map(|d| d.weight.fd_count())
+            .sum::<usize>()
+            + self.source.fd_count()
     }
+}
+
+/// Busy fraction per package (and `None`: all CPUs) over an interval of
+/// `dt_ns`, from two cumulative readings and the CPU count per package.
+fn busy_fractions(
+    now: &PackageWeights,
+    before: &PackageWeights,
+    counts: &BTreeMap<Option<u32>, u32>,
+    dt_ns: u64,
+) -> BTreeMap<Option<u32>, f64> {
+    let mut out = BTreeMap::new();
+    let (mut all_busy, mut all_cpus) = (0u64, 0u32);
+    for (&key, &n) in counts {
+        let busy = now
+            .get(&key)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(before.get(&key).copied().unwrap_or(0));
+        all_busy = all_busy.saturating_add(busy);
+        all_cpus += n;
+        if key.is_some() && n > 0 {
+            out.insert(key, busy as f64 / (dt_ns as f64 * f64::from(n)));
+        }
+    }
+    if all_cpus > 0 {
+        out.insert(None, all_busy as f64 / (dt_ns as f64 * f64::from(all_cpus)));
+    }
+    out
 }

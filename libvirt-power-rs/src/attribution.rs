@@ -30,6 +30,21 @@
 //! Host weights are matched to zones the same way. Zone names are opaque to
 //! the engine; only `package` matters.
 //!
+//! # Idle and active energy
+//!
+//! [`Attributor::update_with_idle`] is handed, per zone and interval, the
+//! part of the measured energy that is idle (static) power. Only the rest,
+//! the active energy, is split by weight; what no consumer's weight claims
+//! of it stays the host's. The idle part is kept as idle energy, or shared
+//! among the consumers named as idle sharers in proportion to their idle
+//! weights (vCPUs), by the same floor arithmetic, the remainder staying
+//! idle. Per zone and interval:
+//!
+//! ```text
+//! measured = sum of active shares + sum of idle shares + unattributed
+//! unattributed = host active (rounding included) + idle kept
+//! ```
+//!
 //! # Consumer life cycle
 //!
 //! A consumer first seen in [`Attributor::update`] has a baseline of 0: its
@@ -97,12 +112,20 @@ pub struct ZoneInterval {
     /// Part of `measured_uj` given to no consumer, in µJ.
     pub unattributed_uj: u64,
     /// `(consumer, µJ)` for every consumer with a non-zero weight in this
-    /// zone during the interval, sorted by consumer name.
+    /// zone during the interval, sorted by consumer name: its share of the
+    /// active energy.
     pub shares: Vec<(String, u64)>,
+    /// Idle energy of the interval kept as idle (not shared), µJ; part of
+    /// `unattributed_uj`.
+    pub idle_uj: u64,
+    /// `(consumer, µJ)`: the idle energy shared among the idle sharers,
+    /// sorted by consumer name.
+    pub idle_shares: Vec<(String, u64)>,
 }
 
 impl ZoneInterval {
-    /// The share in µJ of `consumer` in this interval, if it had one.
+    /// The share in µJ of `consumer` of this interval's active energy, if
+    /// it had one.
     pub fn share_uj(&self, consumer: &str) -> Option<u64> {
         self.shares
             .iter()
@@ -110,11 +133,34 @@ impl ZoneInterval {
             .map(|&(_, uj)| uj)
     }
 
+    /// The share in µJ of `consumer` of this interval's idle energy, if it
+    /// had one.
+    pub fn idle_share_uj(&self, consumer: &str) -> Option<u64> {
+        self.idle_shares
+            .iter()
+            .find(|(name, _)| name == consumer)
+            .map(|&(_, uj)| uj)
+    }
+
+    /// Active energy left to the host (what no consumer's weight
+    /// claimed, rounding included), µJ.
+    pub fn host_uj(&self) -> u64 {
+        self.unattributed_uj.saturating_sub(self.idle_uj)
+    }
+
     /// Whether the shares plus the unattributed energy equal the measured
-    /// energy exactly.
+    /// energy exactly, and the idle energy kept is part of the
+    /// unattributed energy.
     pub fn conserved(&self) -> bool {
-        let attributed: u128 = self.shares.iter().map(|&(_, uj)| u128::from(uj)).sum();
-        attributed.saturating_add(u128::from(self.unattributed_uj)) == u128::from(self.measured_uj)
+        let attributed: u128 = self
+            .shares
+            .iter()
+            .chain(&self.idle_shares)
+            .map(|&(_, uj)| u128::from(uj))
+            .sum();
+        self.idle_uj <= self.unattributed_uj
+            && attributed.saturating_add(u128::from(self.unattributed_uj))
+                == u128::from(self.measured_uj)
     }
 }
 
@@ -144,6 +190,7 @@ struct ZoneState {
     counter: WrappingCounter,
     measured_uj: u64,
     unattributed_uj: u64,
+    idle_uj: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -154,8 +201,11 @@ struct ConsumerState {
     last: Weights,
     /// Weight deltas recorded but not yet attributed (from a retirement).
     pending: Weights,
-    /// Cumulative attributed energy per zone, in µJ.
+    /// Cumulative attributed energy per zone (active and idle shares), in
+    /// µJ.
     energy_uj: BTreeMap<String, u64>,
+    /// The idle shares' part of `energy_uj`, in µJ.
+    idle_uj: BTreeMap<String, u64>,
 }
 
 impl ConsumerState {
@@ -259,6 +309,23 @@ impl Attributor {
         weights: &[WeightSample],
         host: &[HostWeight],
     ) -> IntervalReport {
+        self.update_with_idle(zones, weights, host, &mut |_, _| 0, &[])
+    }
+
+    /// [`update`](Self::update) with idle energy apart (see the [module
+    /// documentation](self)): `idle_of(zone, measured_uj)` answers the idle
+    /// part of a zone's measured energy this interval (clamped to the
+    /// measured energy); `idle_sharers` are `(consumer, weight)` pairs (a
+    /// running domain and its vCPUs) that share the idle energy by weight.
+    /// Empty: the idle energy is kept as idle.
+    pub fn update_with_idle(
+        &mut self,
+        zones: &[ZoneSample],
+        weights: &[WeightSample],
+        host: &[HostWeight],
+        idle_of: &mut dyn FnMut(&ZoneSample, u64) -> u64,
+        idle_sharers: &[(String, u64)],
+    ) -> IntervalReport {
         // 1. Consumer weight deltas.
         let mut current: BTreeMap<&str, Weights> = BTreeMap::new();
         for sample in weights {
@@ -302,7 +369,15 @@ impl Attributor {
         let mut report = IntervalReport::default();
         for sample in samples.into_values() {
             let measured_uj = self.measure_zone(sample);
-            let interval = self.attribute_zone(sample, measured_uj, &deltas, &host_delta);
+            let idle_uj = idle_of(sample, measured_uj).min(measured_uj);
+            let mut interval = self.attribute_zone(
+                sample,
+                measured_uj - idle_uj,
+                measured_uj,
+                &deltas,
+                &host_delta,
+            );
+            self.share_idle(&mut interval, idle_uj, idle_sharers);
             report.zones.push(interval);
         }
         report
@@ -331,6 +406,7 @@ impl Attributor {
                         counter: WrappingCounter::new(sample.range_uj, sample.raw_uj),
                         measured_uj: 0,
                         unattributed_uj: 0,
+                        idle_uj: 0,
                     },
                 );
                 0
@@ -338,10 +414,13 @@ impl Attributor {
         }
     }
 
-    /// Splits `measured_uj` of one zone and updates the cumulative counters.
+    /// Splits `active_uj` of one zone (of `measured_uj` in all) by weight
+    /// and updates the cumulative counters; everything not given to a
+    /// consumer is unattributed.
     fn attribute_zone(
         &mut self,
         sample: &ZoneSample,
+        active_uj: u64,
         measured_uj: u64,
         deltas: &BTreeMap<String, Weights>,
         host_delta: &Weights,
@@ -361,13 +440,13 @@ impl Attributor {
         let mut shares = Vec::with_capacity(zone_weights.len());
         let mut attributed: u64 = 0;
         for (name, weight) in zone_weights {
-            // weight <= denominator, so the share is at most measured_uj and
+            // weight <= denominator, so the share is at most active_uj and
             // the product of two u64 values fits in u128.
-            let share = u128::from(measured_uj)
+            let share = u128::from(active_uj)
                 .saturating_mul(u128::from(weight))
                 .checked_div(denominator)
                 .unwrap_or(0);
-            let share = u64::try_from(share).unwrap_or(u64::MAX).min(measured_uj);
+            let share = u64::try_from(share).unwrap_or(u64::MAX).min(active_uj);
             attributed = attributed.saturating_add(share);
             shares.push((name.to_owned(), share));
         }
@@ -388,6 +467,36 @@ impl Attributor {
             measured_uj,
             unattributed_uj,
             shares,
+            idle_uj: 0,
+            idle_shares: Vec::new(),
+        }
+    }
+
+    /// Takes `idle_uj` (part of the interval's unattributed energy) apart:
+    /// shared among `sharers` by weight, the rest kept as idle.
+    fn share_idle(&mut self, interval: &mut ZoneInterval, idle_uj: u64, sharers: &[(String, u64)]) {
+        let idle_uj = idle_uj.min(interval.unattributed_uj);
+        let sum: u128 = sharers.iter().map(|&(_, w)| u128::from(w)).sum();
+        let mut given = 0u64;
+        if sum > 0 {
+            for (name, weight) in sharers.iter().filter(|(_, w)| *w > 0) {
+                let share = u128::from(idle_uj) * u128::from(*weight) / sum;
+                let share = u64::try_from(share).unwrap_or(idle_uj).min(idle_uj - given);
+                given += share;
+                interval.idle_shares.push((name.clone(), share));
+                let state = self.consumers.entry(name.clone()).or_default();
+                for map in [&mut state.energy_uj, &mut state.idle_uj] {
+                    let slot = map.entry(interval.zone.clone()).or_insert(0);
+                    *slot = slot.saturating_add(share);
+                }
+            }
+            interval.idle_shares.sort();
+        }
+        interval.unattributed_uj -= given;
+        interval.idle_uj = idle_uj - given;
+        if let Some(state) = self.zones.get_mut(&interval.zone) {
+            state.unattributed_uj = state.unattributed_uj.saturating_sub(given);
+            state.idle_uj = state.idle_uj.saturating_add(interval.idle_uj);
         }
     }
 
@@ -399,6 +508,24 @@ impl Attributor {
             return None;
         }
         Some(state.energy_uj.get(zone).copied().unwrap_or(0))
+    }
+
+    /// Cumulative idle energy in µJ shared to `consumer` in `zone` (part of
+    /// [`consumer_energy_uj`](Self::consumer_energy_uj)); `None` if the
+    /// consumer or the zone is unknown.
+    pub fn consumer_idle_uj(&self, consumer: &str, zone: &str) -> Option<u64> {
+        let state = self.consumers.get(consumer)?;
+        if !self.zones.contains_key(zone) {
+            return None;
+        }
+        Some(state.idle_uj.get(zone).copied().unwrap_or(0))
+    }
+
+    /// Cumulative idle energy in µJ of `zone` kept as idle (part of
+    /// [`unattributed_uj`](Self::unattributed_uj)); `None` if the zone is
+    /// unknown.
+    pub fn idle_uj(&self, zone: &str) -> Option<u64> {
+        self.zones.get(zone).map(|z| z.idle_uj)
     }
 
     /// Cumulative energy in µJ attributed to `consumer` over all zones
@@ -516,7 +643,55 @@ mod tests {
             measured_uj: measured,
             unattributed_uj: unattributed,
             shares: shares.iter().map(|&(n, uj)| (n.to_owned(), uj)).collect(),
+            ..ZoneInterval::default()
         }
+    }
+
+    #[test]
+    fn idle_kept_apart_or_shared_by_vcpus() {
+        let mut a = Attributor::new();
+        let zones0 = [pkg0(0)];
+        a.update(
+            &zones0,
+            &[w("a", Some(0), 0), w("b", Some(0), 0)],
+            &[host(Some(0), 0)],
+        );
+        // 1000 uJ measured, 400 idle; 600 active split by weight 30/10 of a
+        // host busy 100: a 180, b 60, host 360.
+        let r = a.update_with_idle(
+            &[pkg0(1000)],
+            &[w("a", Some(0), 30), w("b", Some(0), 10)],
+            &[host(Some(0), 100)],
+            &mut |_, _| 400,
+            &[],
+        );
+        let z = r.zone("package-0").unwrap();
+        assert_eq!(z.shares, vec![("a".to_owned(), 180), ("b".to_owned(), 60)]);
+        assert_eq!(z.idle_uj, 400);
+        assert_eq!(z.host_uj(), 360);
+        assert!(z.conserved());
+        // The vCPU policy: 1000 uJ idle (more than measured is clamped to
+        // it), shared 2:1 -> 666 and 333, 1 uJ stays idle.
+        let r = a.update_with_idle(
+            &[pkg0(2000)],
+            &[w("a", Some(0), 30), w("b", Some(0), 10)],
+            &[host(Some(0), 100)],
+            &mut |_, m| m + 5,
+            &[("a".to_owned(), 2), ("b".to_owned(), 1)],
+        );
+        let z = r.zone("package-0").unwrap();
+        assert!(z.shares.is_empty());
+        assert_eq!(z.idle_share_uj("a"), Some(666));
+        assert_eq!(z.idle_share_uj("b"), Some(333));
+        assert_eq!(z.idle_uj, 1);
+        assert_eq!(z.unattributed_uj, 1);
+        assert!(z.conserved());
+        // Cumulative: a = 180 + 666, of which 666 idle.
+        assert_eq!(a.consumer_energy_uj("a", "package-0"), Some(846));
+        assert_eq!(a.consumer_idle_uj("a", "package-0"), Some(666));
+        assert_eq!(a.idle_uj("package-0"), Some(401));
+        assert_eq!(a.unattributed_uj("package-0"), Some(761));
+        assert_eq!(a.measured_uj("package-0"), Some(2000));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod energy;
 pub mod error;
 pub mod ffi;
 pub mod host;
+pub mod idle;
 pub mod journal;
 pub mod perf;
 pub mod procfs;
@@ -26,6 +27,7 @@ pub mod sim;
 pub mod sysfs;
 pub mod topology;
 pub mod units;
+pub mod weights;
 
 #[cfg(test)]
 pub(crate) mod testutil;

@@ -65,6 +65,23 @@ impl ProcfsRoot {
         parse_pid_stat(&text).map_err(|reason| invalid(&path, &reason))
     }
 
+    /// Reads and parses `<root>/<pid>/task/<tid>/stat`, one thread's
+    /// stat line (its `processor` is the CPU the thread last ran on).
+    pub fn thread_stat(&self, pid: i32, tid: i32) -> io::Result<PidStat> {
+        let path = self.path(&format!("{pid}/task/{tid}/stat"));
+        let text = fs::read_to_string(&path)?;
+        parse_pid_stat(&text).map_err(|reason| invalid(&path, &reason))
+    }
+
+    /// One thread's time on a CPU, in nanoseconds: the first field of
+    /// `<root>/<pid>/task/<tid>/schedstat` (`se.sum_exec_runtime`,
+    /// cumulative since the thread started).
+    pub fn thread_run_ns(&self, pid: i32, tid: i32) -> io::Result<u64> {
+        let path = self.path(&format!("{pid}/task/{tid}/schedstat"));
+        let text = fs::read_to_string(&path)?;
+        parse_schedstat_run_ns(&text).map_err(|reason| invalid(&path, &reason))
+    }
+
     /// The thread ids listed in `<root>/<pid>/task`. A missing directory is
     /// [`io::ErrorKind::NotFound`] (the process is gone).
     pub fn tasks(&self, pid: i32) -> io::Result<BTreeSet<i32>> {
@@ -197,6 +214,17 @@ pub struct PidStat {
     pub state: char,
     /// Field 22: when the process started, in clock ticks after boot.
     pub start_ticks: u64,
+    /// Field 39: the CPU the task last ran on (`None` on kernels that do
+    /// not print it).
+    pub processor: Option<u32>,
+}
+
+/// The run time in `schedstat` (`run_ns wait_ns timeslices`), ns.
+pub fn parse_schedstat_run_ns(text: &str) -> Result<u64, String> {
+    let first = text.split_whitespace().next().ok_or("empty schedstat")?;
+    first
+        .parse()
+        .map_err(|_| format!("bad run time '{first}' in schedstat"))
 }
 
 /// Parses one `/proc/<pid>/stat` line. The command name may hold spaces
@@ -222,11 +250,14 @@ pub fn parse_pid_stat(text: &str) -> Result<PidStat, String> {
     let start_ticks = start
         .parse()
         .map_err(|_| format!("bad starttime '{start}'"))?;
+    // processor is field 39, the 37th after the command.
+    let processor = rest.get(36).and_then(|p| p.parse().ok());
     Ok(PidStat {
         pid,
         comm,
         state,
         start_ticks,
+        processor,
     })
 }
 
@@ -296,15 +327,25 @@ softirq 12121874 0 2983489 13 1221046 0 0 87 2954014 0 6963225
         assert_eq!(s.comm, "qemu-system-x86");
         assert_eq!(s.state, 'S');
         assert_eq!(s.start_ticks, 123456);
+        // Field 39, after exit_signal 17.
+        assert_eq!(s.processor, Some(1));
         // A command name with spaces and parentheses.
         let odd = "77 (a) b (c)) Z 1 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 999 0 0";
         let s = parse_pid_stat(odd).unwrap();
         assert_eq!(s.comm, "a) b (c)");
         assert_eq!(s.state, 'Z');
         assert_eq!(s.start_ticks, 999);
+        assert_eq!(s.processor, None);
         assert!(parse_pid_stat("77 no-parens S 1").is_err());
         assert!(parse_pid_stat("77 (short) S 1 2 3").is_err());
         assert!(parse_pid_stat("x (c) S").is_err());
+    }
+
+    #[test]
+    fn schedstat_run_time() {
+        assert_eq!(parse_schedstat_run_ns("1234567 89 10\n"), Ok(1_234_567));
+        assert!(parse_schedstat_run_ns("").is_err());
+        assert!(parse_schedstat_run_ns("x 1 2").is_err());
     }
 
     #[test]

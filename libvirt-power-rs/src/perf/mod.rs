@@ -6,7 +6,9 @@
 //!   among VMs;
 //! - `power`: [`PowerPmu`] describes the RAPL `power` PMU and opens
 //!   system-wide [`PowerCounter`]s that report cumulative microjoules, an
-//!   energy source for [`crate::rapl::EnergyMeter`] where powercap has none.
+//!   energy source for [`crate::rapl::EnergyMeter`] where powercap has none;
+//! - `system`: [`SystemCycles`], system-wide cycles per CPU, the host's
+//!   weight in cycles mode.
 //!
 //! Their errors ([`PerfError`], [`PerfTarget`]) live in [`crate::error`] so
 //! that the crate's [`crate::error::Error`] can wrap them without a cycle.
@@ -15,6 +17,7 @@ use std::io;
 
 mod power;
 mod process;
+mod system;
 
 pub use crate::error::{PerfError, PerfTarget};
 #[cfg(test)]
@@ -23,6 +26,7 @@ pub use power::{PMU_DIR, PowerCounter, PowerEvent, PowerPmu};
 pub use process::{
     OPEN_ATTEMPTS, ProcessCounter, Reading, WeightKind, WeightPreference, host_has_cycles_pmu,
 };
+pub use system::SystemCycles;
 
 /// How an `io::Error` from `perf_event_open` is reported.
 pub(crate) enum ErrClass {

@@ -304,7 +304,7 @@ fn list_tasks(procfs: &ProcfsRoot, pid: i32) -> Result<BTreeSet<i32>, PerfError>
 
 /// Scales a count by `time_enabled / time_running` in `u128`, saturating at
 /// `u64::MAX`. A counter that never ran counts 0.
-fn scale_count(count: u64, time_enabled_ns: u64, time_running_ns: u64) -> u64 {
+pub(super) fn scale_count(count: u64, time_enabled_ns: u64, time_running_ns: u64) -> u64 {
     if time_running_ns == 0 {
         return 0;
     }

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! A zone's idle (static) power, learned from what the accountant sees.
+//!
+//! A package's power is close to linear in its busy fraction `u` (the
+//! share of its CPUs' time that was not idle, from `/proc/stat`):
+//! `P = P_idle + k * u`. [`IdleFit`] keeps a running least-squares fit of
+//! each interval's mean zone power against `u`, with exponential
+//! forgetting (half-life [`HALF_LIFE_SAMPLES`] intervals) so that it
+//! follows slow changes (temperature, a new governor), and answers:
+//!
+//! - fewer than [`MIN_SAMPLES`] intervals: nothing yet ([`IdleEstimate::Learning`]);
+//! - the loads seen spread by at least [`MIN_SPREAD`] (standard deviation
+//!   of `u`) and power grows with load: the fit's intercept, clamped to
+//!   `[0, mean power]` ([`IdleEstimate::Fit`]);
+//! - a host that has only been near idle (mean `u` at most [`LOW_LOAD`]):
+//!   the mean power, which overstates idle by at most `k * LOW_LOAD`
+//!   ([`IdleEstimate::LowLoad`]);
+//! - otherwise (a host always at one load above idle) the idle power
+//!   cannot be told from the dynamic power: [`IdleEstimate::Unknown`], and
+//!   the accountant treats all energy as active until the load varies.
+//!
+//! Samples are interval means, so each interval of any length is one
+//! sample; intervals of different lengths weigh the same.
+
+/// Intervals before an estimate is given.
+pub const MIN_SAMPLES: u64 = 10;
+
+/// Standard deviation of the busy fraction needed to trust the fit.
+pub const MIN_SPREAD: f64 = 0.05;
+
+/// Mean busy fraction under which the mean power stands for idle power.
+pub const LOW_LOAD: f64 = 0.05;
+
+/// Half-life of a sample's weight, in intervals (30 min at 1 s).
+pub const HALF_LIFE_SAMPLES: f64 = 1800.0;
+
+/// What [`IdleFit`] knows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum IdleEstimate {
+    /// Too few samples.
+    Learning,
+    /// Fitted: idle power and the power per unit of busy fraction, µW.
+    Fit { idle_uw: f64, slope_uw: f64 },
+    /// The host has only been seen near idle: its mean power, µW.
+    LowLoad { idle_uw: f64 },
+    /// Only one load level above idle seen: idle power unknown.
+    Unknown,
+}
+
+impl IdleEstimate {
+    /// The idle power, µW, if known.
+    pub fn idle_uw(self) -> Option<f64> {
+        match self {
+            IdleEstimate::Fit { idle_uw, .. } | IdleEstimate::LowLoad { idle_uw } => Some(idle_uw),
+            IdleEstimate::Learning | IdleEstimate::Unknown => None,
+        }
+    }
+
+    /// A short name for logs and stats: `learning`, `fit`, `low-load`,
+    /// `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdleEstimate::Learning => "learning",
+            IdleEstimate::Fit { .. } => "fit",
+            IdleEstimate::LowLoad { .. } => "low-load",
+            IdleEstimate::Unknown => "unknown",
+        }
+    }
+}
+
+/// Running least-squares fit of power against busy fraction.
+#[derive(Debug, Clone, Default)]
+pub struct IdleFit {
+    samples: u64,
+    w: f64,
+    x: f64,
+    y: f64,
+    xx: f64,
+    xy: f64,
+}
+
+impl IdleFit {
+    /// An empty fit.
+    pub fn new() -> IdleFit {
+        IdleFit::default()
+    }
+
+    /// Adds one interval: busy fraction `u` (0-1) and mean power, µW.
+    /// Non-finite values are ignored.
+    pub fn add(&mut self, u: f64, power_uw: f64) {
+        if !u.is_finite() || !power_uw.is_finite() {
+            return;
+        }
+        let u = u.clamp(0.0, 1.0);
+        let keep = 0.5f64.powf(1.0 / HALF_LIFE_SAMPLES);
+        self.w = self.w * keep + 1.0;
+        self.x = self.x * keep + u;
+        self.y = self.y * keep + power_uw;
+        self.xx = self.xx * keep + u * u;
+        self.xy = self.xy * keep + u * power_uw;
+        self.samples += 1;
+    }
+
+    /// Intervals added.
+    pub fn samples(&self) -> u64 {
+        self.samples
+    }
+
+    /// The current estimate (see the [module documentation](self)).
+    pub fn estimate(&self) -> IdleEstimate {
+        if self.samples < MIN_SAMPLES || self.w <= 0.0 {
+            return IdleEstimate::Learning;
+        }
+        let mean_x = self.x / self.w;
+        let mean_y = self.y / self.w;
+        let var_x = (self.xx / self.w - mean_x * mean_x).max(0.0);
+        if var_x.sqrt() >= MIN_SPREAD {
+            let slope = (self.xy / self.w - mean_x * mean_y) / var_x;
+            if slope > 0.0 {
+                let idle = (mean_y - slope * mean_x).clamp(0.0, mean_y.max(0.0));
+                return IdleEstimate::Fit {
+                    idle_uw: idle,
+                    slope_uw: slope,
+                };
+            }
+        }
+        if mean_x <= LOW_LOAD {
+            return IdleEstimate::LowLoad {
+                idle_uw: mean_y.max(0.0),
+            };
+        }
+        IdleEstimate::Unknown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learns_a_line() {
+        let mut f = IdleFit::new();
+        for i in 0..(MIN_SAMPLES - 1) {
+            f.add((i % 3) as f64 / 2.0, 0.0);
+        }
+        assert_eq!(f.estimate(), IdleEstimate::Learning);
+        let mut f = IdleFit::new();
+        // P = 22.5 W + 127.5 W * u, with +-5 % noise on the power.
+        for i in 0..60 {
+            let u = (i % 5) as f64 / 4.0;
+            let noise = if i % 2 == 0 { 1.05 } else { 0.95 };
+            f.add(u, (22.5e6 + 127.5e6 * u) * noise);
+        }
+        let IdleEstimate::Fit { idle_uw, slope_uw } = f.estimate() else {
+            panic!("{:?}", f.estimate());
+        };
+        assert!((idle_uw - 22.5e6).abs() < 0.05 * 22.5e6, "{idle_uw}");
+        assert!((slope_uw - 127.5e6).abs() < 0.05 * 127.5e6, "{slope_uw}");
+    }
+
+    #[test]
+    fn low_load_and_unknown() {
+        let mut f = IdleFit::new();
+        for _ in 0..20 {
+            f.add(0.01, 20e6);
+        }
+        let IdleEstimate::LowLoad { idle_uw } = f.estimate() else {
+            panic!("{:?}", f.estimate());
+        };
+        assert!((idle_uw - 20e6).abs() < 1.0, "{idle_uw}");
+        let mut f = IdleFit::new();
+        for _ in 0..20 {
+            f.add(0.5, 80e6);
+        }
+        assert_eq!(f.estimate(), IdleEstimate::Unknown);
+        assert_eq!(f.estimate().idle_uw(), None);
+        // Power falling with load is not a fit.
+        let mut f = IdleFit::new();
+        for i in 0..20 {
+            let u = (i % 2) as f64;
+            f.add(u, 50e6 - 10e6 * u);
+        }
+        assert_eq!(f.estimate(), IdleEstimate::Unknown);
+        f.add(f64::NAN, 1.0);
+        assert_eq!(f.samples(), 20);
+    }
+}

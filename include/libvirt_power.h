@@ -61,6 +61,31 @@
 #define LVP_NAME_MAX 64
 
 /*
+ Intervals before an estimate is given.
+ */
+#define MIN_SAMPLES 10
+
+/*
+ Standard deviation of the busy fraction needed to trust the fit.
+ */
+#define MIN_SPREAD 0.05
+
+/*
+ Mean busy fraction under which the mean power stands for idle power.
+ */
+#define LOW_LOAD 0.05
+
+/*
+ Half-life of a sample's weight, in intervals (30 min at 1 s).
+ */
+#define HALF_LIFE_SAMPLES 1800.0
+
+/*
+ Nanoseconds per `/proc/stat` tick (USER_HZ is 100 on Linux).
+ */
+#define NS_PER_TICK 10000000
+
+/*
  Result codes. Values are stable and never renumbered.
  */
 enum lvp_result
@@ -863,9 +888,11 @@ lvp_result lvp_accountant_domain_weight(const struct lvp_accountant *acc,
 
 /*
  Energy of `zone` measured since the first tick (`what` 0), left
- unattributed (`what` 1), or attributed to domains no longer accounted
- (`what` 2, "departed"), µJ. For every zone, measured = the accounted
- domains' energy + departed + unattributed.
+ unattributed (`what` 1), attributed to domains no longer accounted
+ (`what` 2, "departed"), counted as idle (`what` 3, part of the
+ unattributed energy) or left to the host's own work (`what` 4, the
+ unattributed energy less the idle), µJ. For every zone, measured = the
+ accounted domains' energy + departed + host + idle.
 
  # Safety
  `acc` is live; `zone` NUL-terminated; `out_uj` valid.
@@ -931,6 +958,53 @@ lvp_result lvp_accountant_zone(const struct lvp_accountant *acc,
  `acc` is live; `out_ticks` valid.
  */
 lvp_result lvp_accountant_ticks(const struct lvp_accountant *acc, uint64_t *out_ticks);
+
+/*
+ The idle power the accountant uses for `zone`, learned from the zone's
+ power against its package's busy fraction, µW. `out_known` is false
+ (and `out_uw` 0) while it is still being learned or cannot be told from
+ the dynamic power (the host has run at a single load); all of that
+ zone's energy is then treated as active.
+
+ # Safety
+ `acc` is live; `zone` NUL-terminated; out pointers valid.
+ */
+lvp_result lvp_accountant_zone_idle_power(const struct lvp_accountant *acc,
+                                          const char *zone,
+                                          uint64_t *out_uw,
+                                          bool *out_known);
+
+/*
+ The idle part of domain `id`'s energy in `zone` (0 unless idle energy
+ is shared by vCPUs, see [`lvp_accountant_set_idle_policy`]), µJ.
+
+ # Safety
+ `acc` is live; strings NUL-terminated; `out_uj` valid.
+ */
+lvp_result lvp_accountant_domain_idle_energy(const struct lvp_accountant *acc,
+                                             const char *id,
+                                             const char *zone,
+                                             uint64_t *out_uj);
+
+/*
+ Sets what happens to idle energy from the next tick on (an
+ `lvp_idle_policy`; another number gives `LVP_RESULT_INVALID_ARGUMENT`).
+
+ # Safety
+ `acc` is live.
+ */
+lvp_result lvp_accountant_set_idle_policy(const struct lvp_accountant *acc, uint32_t policy);
+
+/*
+ Sets the vCPU count of domain `id` (its weight in the idle energy under
+ `LVP_IDLE_VCPUS`; 1 until set).
+
+ # Safety
+ `acc` is live; `id` NUL-terminated.
+ */
+lvp_result lvp_accountant_set_domain_vcpus(const struct lvp_accountant *acc,
+                                           const char *id,
+                                           uint32_t vcpus);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -480,7 +480,9 @@ impl Attributor {
         let mut given = 0u64;
         if sum > 0 {
             for (name, weight) in sharers.iter().filter(|(_, w)| *w > 0) {
-                let share = u128::from(idle_uj) * u128::from(*weight) / sum;
+                let share = (u128::from(idle_uj) * u128::from(*weight))
+                    .checked_div(sum)
+                    .unwrap_or(0);
                 let share = u64::try_from(share).unwrap_or(idle_uj).min(idle_uj - given);
                 given += share;
                 interval.idle_shares.push((name.clone(), share));

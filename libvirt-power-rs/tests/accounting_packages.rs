@@ -151,21 +151,21 @@ impl Rig {
     /// power IDLE_W + DYN_W * u; the host's cycles grow by 1e9 * u per
     /// package, each domain's by its `cycles` per package.
     fn second(&mut self, u: [f64; 2], domains: &[(i32, [u64; 2])]) -> IntervalReport {
-        for p in 0..2 {
-            self.busy_ticks[p] += (u[p] * 100.0).round() as u64;
-            self.energy_uj[p] += ((IDLE_W + DYN_W * u[p]) * 1e6).round() as u64;
+        for (p, u) in u.iter().enumerate() {
+            self.busy_ticks[p] += (u * 100.0).round() as u64;
+            self.energy_uj[p] += ((IDLE_W + DYN_W * u) * 1e6).round() as u64;
         }
         write_stat(&self.proc_dir, self.busy_ticks);
         self.write_energy();
         {
             let mut s = self.script.lock().unwrap();
-            for p in 0..2 {
-                *s.host.entry(Some(p as u32)).or_default() += (1e9 * u[p]) as u64;
+            for (p, u) in (0u32..).zip(u) {
+                *s.host.entry(Some(p)).or_default() += (1e9 * u) as u64;
             }
             for &(pid, cycles) in domains {
                 let d = s.domains.entry(pid).or_default();
-                for p in 0..2 {
-                    *d.entry(Some(p as u32)).or_default() += cycles[p];
+                for (p, c) in (0u32..).zip(cycles) {
+                    *d.entry(Some(p)).or_default() += c;
                 }
             }
         }
@@ -185,7 +185,8 @@ impl Rig {
 }
 
 fn write_stat(dir: &Path, busy_ticks: [u64; 2]) {
-    let line = |name: String, busy: u64| format!("{name} {busy} 0 0 {} 0 0 0 0 0 0\n", 100_000 - busy);
+    let line =
+        |name: String, busy: u64| format!("{name} {busy} 0 0 {} 0 0 0 0 0 0\n", 100_000 - busy);
     let text = line("cpu ".to_owned(), busy_ticks[0] + busy_ticks[1])
         + &line(format!("cpu{CPU_P0}"), busy_ticks[0])
         + &line(format!("cpu{CPU_P1}"), busy_ticks[1]);
@@ -232,7 +233,10 @@ fn cycles_mode_leaves_the_hosts_work_to_the_host() {
     // energy, within the 2 % the issue allows; the sum over domains as the
     // denominator would have given it all.
     assert!(vm * 50 <= active, "vm {vm} of active {active}");
-    assert!(vm * 100 >= active, "vm {vm} of active {active}: expected about 1.25 %");
+    assert!(
+        vm * 100 >= active,
+        "vm {vm} of active {active}: expected about 1.25 %"
+    );
     let host = rig.acc.host_uj("package-0").unwrap();
     assert!(host > 60 * vm, "host {host}, vm {vm}");
 }
@@ -244,10 +248,7 @@ fn a_domain_on_package_1_takes_nothing_of_package_0() {
     rig.acc.add_domain("busy", 1).unwrap();
     rig.acc.add_domain("idle", 2).unwrap();
     for _ in 0..5 {
-        rig.second(
-            [0.02, 1.0],
-            &[(1, [0, 1_000_000_000]), (2, [1_000_000, 0])],
-        );
+        rig.second([0.02, 1.0], &[(1, [0, 1_000_000_000]), (2, [1_000_000, 0])]);
     }
     let e = |id: &str, zone: &str| rig.acc.domain_energy_uj(id, zone).unwrap();
     assert_eq!(e("busy", "package-0"), 0);
@@ -294,7 +295,11 @@ fn idle_guests_get_no_idle_energy_unless_shared_by_vcpus() {
     rig.acc.set_idle_policy(IdlePolicy::Vcpus);
     let before_two = rig.acc.domain_idle_uj("two", "package-0").unwrap();
     let r = rig.second([0.01, 0.01], &guests);
-    for z in r.zones.iter().filter(|z| z.zone.starts_with("package-") && !z.zone.contains('/')) {
+    for z in r
+        .zones
+        .iter()
+        .filter(|z| z.zone.starts_with("package-") && !z.zone.contains('/'))
+    {
         let idle: u64 = z.idle_shares.iter().map(|s| s.1).sum::<u64>() + z.idle_uj;
         let two = z.idle_share_uj("two").unwrap();
         let six = z.idle_share_uj("six").unwrap();

@@ -6,7 +6,7 @@ use std::ffi::c_char;
 use std::path::Path;
 use std::sync::Mutex;
 
-use crate::accounting::Accountant;
+use crate::accounting::{Accountant, IdlePolicy};
 use crate::error::{Error, shorten};
 use crate::perf::{WeightKind, WeightPreference};
 
@@ -59,6 +59,27 @@ impl lvp_weight {
             lvp_weight::LVP_WEIGHT_CYCLES => WeightPreference::Cycles,
             lvp_weight::LVP_WEIGHT_CPU_TIME => WeightPreference::CpuTime,
         }
+    }
+}
+
+/// What happens to idle (static) energy.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum lvp_idle_policy {
+    /// Counted apart, as the host's idle energy (the default).
+    LVP_IDLE_APART = 0,
+    /// Shared among the running domains in proportion to their vCPUs.
+    LVP_IDLE_VCPUS = 1,
+}
+
+impl CEnum for lvp_idle_policy {
+    const WHAT: &'static str = "idle policy";
+    const ALL: &'static [lvp_idle_policy] = &[
+        lvp_idle_policy::LVP_IDLE_APART,
+        lvp_idle_policy::LVP_IDLE_VCPUS,
+    ];
+    fn to_u32(self) -> u32 {
+        self as u32
     }
 }
 
@@ -272,9 +293,11 @@ pub unsafe extern "C" fn lvp_accountant_domain_weight(
 }
 
 /// Energy of `zone` measured since the first tick (`what` 0), left
-/// unattributed (`what` 1), or attributed to domains no longer accounted
-/// (`what` 2, "departed"), µJ. For every zone, measured = the accounted
-/// domains' energy + departed + unattributed.
+/// unattributed (`what` 1), attributed to domains no longer accounted
+/// (`what` 2, "departed"), counted as idle (`what` 3, part of the
+/// unattributed energy) or left to the host's own work (`what` 4, the
+/// unattributed energy less the idle), µJ. For every zone, measured = the
+/// accounted domains' energy + departed + host + idle.
 ///
 /// # Safety
 /// `acc` is live; `zone` NUL-terminated; `out_uj` valid.
@@ -299,11 +322,13 @@ pub unsafe extern "C" fn lvp_accountant_zone_energy(
             0 => a.measured_uj(zone),
             1 => a.unattributed_uj(zone),
             2 => a.departed_uj(zone),
+            3 => a.idle_uj(zone),
+            4 => a.host_uj(zone),
             _ => {
                 return Err(lib_err(Error::invalid(
                     "zone energy selector",
                     what.to_string(),
-                    "0 (measured), 1 (unattributed) or 2 (departed)",
+                    "0 (measured), 1 (unattributed), 2 (departed), 3 (idle) or 4 (host)",
                 )));
             }
         };
@@ -444,5 +469,123 @@ pub unsafe extern "C" fn lvp_accountant_ticks(
         // SAFETY: out_ticks is non-NULL and valid.
         unsafe { *out_ticks = t };
         Ok(())
+    })
+}
+
+/// The idle power the accountant uses for `zone`, learned from the zone's
+/// power against its package's busy fraction, µW. `out_known` is false
+/// (and `out_uw` 0) while it is still being learned or cannot be told from
+/// the dynamic power (the host has run at a single load); all of that
+/// zone's energy is then treated as active.
+///
+/// # Safety
+/// `acc` is live; `zone` NUL-terminated; out pointers valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_zone_idle_power(
+    acc: *const lvp_accountant,
+    zone: *const c_char,
+    out_uw: *mut u64,
+    out_known: *mut bool,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { try_ref_from_ptr(acc) }?;
+        // SAFETY: forwarded contract.
+        let zone = unsafe { str_arg(zone, "zone") }?;
+        if out_uw.is_null() || out_known.is_null() {
+            return Err(null("out pointer"));
+        }
+        let a = acc.lock().unwrap_or_else(|p| p.into_inner());
+        check_zone(&a, zone)?;
+        let uw = a.idle_power_uw(zone);
+        // SAFETY: both non-NULL and valid.
+        unsafe {
+            *out_uw = uw.unwrap_or(0);
+            *out_known = uw.is_some();
+        }
+        Ok(())
+    })
+}
+
+/// The idle part of domain `id`'s energy in `zone` (0 unless idle energy
+/// is shared by vCPUs, see [`lvp_accountant_set_idle_policy`]), µJ.
+///
+/// # Safety
+/// `acc` is live; strings NUL-terminated; `out_uj` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_domain_idle_energy(
+    acc: *const lvp_accountant,
+    id: *const c_char,
+    zone: *const c_char,
+    out_uj: *mut u64,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { try_ref_from_ptr(acc) }?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?;
+        // SAFETY: forwarded contract.
+        let zone = unsafe { str_arg(zone, "zone") }?;
+        if out_uj.is_null() {
+            return Err(null("out_uj"));
+        }
+        let a = acc.lock().unwrap_or_else(|p| p.into_inner());
+        check_zone(&a, zone)?;
+        let uj = match a.domain_idle_uj(id, zone) {
+            Some(v) => v,
+            None if a.domain_weight(id).is_some() => 0,
+            None => return Err(no_domain(id)),
+        };
+        // SAFETY: out_uj is non-NULL and valid.
+        unsafe { *out_uj = uj };
+        Ok(())
+    })
+}
+
+/// Sets what happens to idle energy from the next tick on (an
+/// `lvp_idle_policy`; another number gives `LVP_RESULT_INVALID_ARGUMENT`).
+///
+/// # Safety
+/// `acc` is live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_set_idle_policy(
+    acc: *const lvp_accountant,
+    policy: u32,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { try_ref_from_ptr(acc) }?;
+        let policy = match enum_arg::<lvp_idle_policy>(policy)? {
+            lvp_idle_policy::LVP_IDLE_APART => IdlePolicy::Apart,
+            lvp_idle_policy::LVP_IDLE_VCPUS => IdlePolicy::Vcpus,
+        };
+        acc.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .set_idle_policy(policy);
+        Ok(())
+    })
+}
+
+/// Sets the vCPU count of domain `id` (its weight in the idle energy under
+/// `LVP_IDLE_VCPUS`; 1 until set).
+///
+/// # Safety
+/// `acc` is live; `id` NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_set_domain_vcpus(
+    acc: *const lvp_accountant,
+    id: *const c_char,
+    vcpus: u32,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { try_ref_from_ptr(acc) }?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?;
+        let mut a = acc.lock().unwrap_or_else(|p| p.into_inner());
+        if a.domain_weight(id).is_none() {
+            return Err(no_domain(id));
+        }
+        a.set_domain_vcpus(id, vcpus).map_err(lib_err)
     })
 }

@@ -199,7 +199,8 @@ enum SimCmd {
         /// Directory to create (must be absent or empty)
         dir: PathBuf,
     },
-    /// Keep energy_uj and scaling_cur_freq moving from this machine's real load
+    /// Keep energy_uj and scaling_cur_freq moving from this machine's real
+    /// load: real CPU N drives the package of simulated CPU N
     Run {
         dir: PathBuf,
         /// Milliseconds between updates
@@ -208,6 +209,15 @@ enum SimCmd {
         /// Stop after this many seconds (default: run until killed)
         #[arg(long)]
         seconds: Option<f64>,
+        /// Rewrite this file after every update with the ground truth:
+        /// idle and dynamic energy per package, dynamic energy per watched
+        /// process, cumulative, in µJ
+        #[arg(long)]
+        truth: Option<PathBuf>,
+        /// Watch a process (all its threads) as NAME=PID: its share of each
+        /// package's dynamic energy goes into the truth (repeatable)
+        #[arg(long = "watch", value_name = "NAME=PID", value_parser = parse_watch)]
+        watch: Vec<(String, i32)>,
     },
     /// Mount a simulated tree through FUSE with the kernel's write semantics
     /// (validation, clamping, EINVAL/EBUSY/EAGAIN/EACCES), in the foreground
@@ -217,6 +227,18 @@ enum SimCmd {
         /// Empty directory to mount on
         mountpoint: PathBuf,
     },
+}
+
+fn parse_watch(s: &str) -> Result<(String, i32), String> {
+    let (name, pid) = s
+        .split_once('=')
+        .ok_or_else(|| format!("invalid watch '{s}': NAME=PID"))?;
+    let pid = pid
+        .parse()
+        .ok()
+        .filter(|p: &i32| *p > 0)
+        .ok_or_else(|| format!("invalid pid '{pid}' in '{s}'"))?;
+    Ok((name.to_owned(), pid))
 }
 
 fn on_off(s: &str) -> Result<bool, String> {
@@ -418,10 +440,20 @@ fn run(cmd: HostCmd) -> Result<(), String> {
                     dir,
                     interval_ms,
                     seconds,
+                    truth,
+                    watch,
                 },
         } => {
             let mut runner =
                 sim::Runner::new(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+            for (name, pid) in &watch {
+                runner
+                    .watch(name, *pid)
+                    .map_err(|err| format!("cannot watch {name}={pid}: {err}"))?;
+            }
+            runner
+                .set_truth_file(truth)
+                .map_err(|err| err.to_string())?;
             let start = Instant::now();
             let limit = seconds.map(Duration::from_secs_f64);
             runner

@@ -551,30 +551,53 @@ impl Drop for GuestHost {
 // ---------------------------------------------------------------- energy
 
 /// A simulated host whose RAPL energy counters advance from this machine's
-/// real load every 100 ms (`libvirt_power::sim::Runner`), until dropped;
-/// the thread stops before the tree goes.
+/// real load every 100 ms (`libvirt_power::sim::Runner`: real CPU N drives
+/// the package of simulated CPU N), until dropped; the thread stops before
+/// the tree goes. Tests can watch process groups (a guest's QEMU pid) and
+/// read the runner's ground truth at any time.
 pub struct EnergySource {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
+    runner: std::sync::Arc<std::sync::Mutex<libvirt_power::sim::Runner>>,
     pub host: daemon::SimHost,
 }
 
 impl EnergySource {
     pub fn start(host: daemon::SimHost) -> EnergySource {
         use std::sync::atomic::Ordering;
-        let mut runner = libvirt_power::sim::Runner::new(&host.root).expect("sim runner");
+        let runner = libvirt_power::sim::Runner::new(&host.root).expect("sim runner");
+        let runner = std::sync::Arc::new(std::sync::Mutex::new(runner));
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let s = stop.clone();
+        let (s, r) = (stop.clone(), runner.clone());
         let thread = std::thread::spawn(move || {
-            runner
-                .run(Duration::from_millis(100), || s.load(Ordering::Relaxed))
-                .expect("sim runner tick");
+            while !s.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(100));
+                let mut runner = r.lock().unwrap_or_else(|p| p.into_inner());
+                runner.tick().expect("sim runner tick");
+            }
         });
         EnergySource {
             stop,
             thread: Some(thread),
+            runner,
             host,
         }
+    }
+
+    /// Charges process `pid` (all its threads) as group `name` from the
+    /// next step on.
+    pub fn watch(&self, name: &str, pid: i32) -> std::io::Result<()> {
+        self.lock().watch(name, pid)
+    }
+
+    /// The ground truth so far: idle and dynamic energy per package,
+    /// dynamic energy per watched group, cumulative, µJ.
+    pub fn truth(&self) -> libvirt_power::sim::Truth {
+        self.lock().truth()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, libvirt_power::sim::Runner> {
+        self.runner.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -13,9 +13,16 @@
 //! - [`tree`]: that kernel on plain files: [`settle`] a tree after plain
 //!   writes, and the read/store helpers the tool's FUSE mount
 //!   (`virt-power sim mount`) uses to answer each write with it.
+//! - [`model`]: the per-package power model ([`PowerModel`]: idle and
+//!   dynamic parts) and the drift-free integration of its energy into the
+//!   tree's `energy_uj`.
+//! - [`watch`]: watched process groups (a guest's QEMU process): their
+//!   threads' run time on each real CPU.
+//! - [`truth`]: the ground [`Truth`] (idle and dynamic energy per package,
+//!   each group's dynamic energy) and its text file.
 //! - [`runner`]: the [`Runner`] keeps `energy_uj` (and `scaling_cur_freq`)
-//!   moving from this machine's real CPU load through the power model
-//!   documented on [`PowerModel`].
+//!   moving from the load of the real CPUs mapped to each package and
+//!   keeps the truth.
 //!
 //! Plain files cannot answer a write with an errno. The library validates
 //! before it writes, so invalid values never reach them; a firmware lock
@@ -27,12 +34,17 @@
 
 mod generate;
 pub mod kernel;
+pub mod model;
 pub mod runner;
 pub mod spec;
 pub mod tree;
+pub mod truth;
+pub mod watch;
 
 pub use generate::generate;
 pub use kernel::{FileContext, KernelErrno, Knob, WriteOutcome, kernel_read, kernel_write};
-pub use runner::{PowerModel, Runner, advance};
+pub use model::{PowerModel, advance};
+pub use runner::{Runner, monotonic_ns};
 pub use spec::{Driver, PRESETS, SimSpec, ZoneSpec};
 pub use tree::settle;
+pub use truth::{GroupTruth, PackageTruth, Truth};

@@ -81,6 +81,48 @@
 #define HALF_LIFE_SAMPLES 1800.0
 
 /*
+ Idle (static) power as a share of the TDP, in percent.
+ */
+#define IDLE_PERCENT 15
+
+/*
+ `core` zone power as a share of its package's, in percent.
+ */
+#define CORE_PERCENT 65
+
+/*
+ `uncore` zone power as a share of its package's, in percent.
+ */
+#define UNCORE_PERCENT 10
+
+/*
+ `dram` power of a package at rest, µW.
+ */
+#define DRAM_IDLE_UW 2000000
+
+/*
+ `dram` power a package adds at full load, µW.
+ */
+#define DRAM_DYN_UW 6000000
+
+/*
+ What `psys` adds to the packages (board, fans, ...), µW.
+ */
+#define PSYS_REST_UW 8000000
+
+/*
+ Clock ticks per second of `/proc/stat` (the kernel's `USER_HZ`, 100 on
+ every architecture the project runs on).
+ */
+#define USER_HZ 100
+
+/*
+ How much uncovered run time a group may carry to the next step, in
+ ticks per real CPU of the package (see the [module](self) doc).
+ */
+#define OWED_TICKS_PER_CPU 2
+
+/*
  Nanoseconds per `/proc/stat` tick (USER_HZ is 100 on Linux).
  */
 #define NS_PER_TICK 10000000
@@ -272,6 +314,31 @@ enum lvp_knob
 typedef enum lvp_knob lvp_knob;
 #else
 typedef uint32_t lvp_knob;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ What happens to idle (static) energy.
+ */
+enum lvp_idle_policy
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   Counted apart, as the host's idle energy (the default).
+   */
+  LVP_IDLE_APART = 0,
+  /*
+   Shared among the running domains in proportion to their vCPUs.
+   */
+  LVP_IDLE_VCPUS = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum lvp_idle_policy lvp_idle_policy;
+#else
+typedef uint32_t lvp_idle_policy;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 

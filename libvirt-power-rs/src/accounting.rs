@@ -62,6 +62,10 @@ use crate::weights::{CpuPackages, DomainWeight, PackageWeights, PerfSource, Weig
 const STATE_HEADER: &str = "libvirt-power-accounting 2";
 const STATE_HEADER_V1: &str = "libvirt-power-accounting 1";
 
+/// Set to `0` in the daemon's environment, domains' weights are not split
+/// by package (each counts for every package zone, as before the split).
+pub const SPLIT_ENV: &str = "LIBVIRT_POWER_ACCOUNTING_SPLIT";
+
 /// What happens to a zone's idle energy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IdlePolicy {
@@ -208,7 +212,12 @@ impl Accountant {
             .stat()
             .map(|s| s.cpus.keys().copied().collect())
             .unwrap_or_default();
-        let source = PerfSource::new(procfs, pref, cpus)?;
+        let mut source = PerfSource::new(procfs, pref, cpus)?;
+        // A diagnostics switch, for the benchmark that compares the split
+        // with the weights before it (docs/energy-attribution.md).
+        if std::env::var_os(SPLIT_ENV).is_some_and(|v| v == "0") {
+            source.set_split(false);
+        }
         Self::with_source(sysfs, procfs, Box::new(source))
     }
 

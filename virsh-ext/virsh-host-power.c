@@ -521,8 +521,10 @@ virshNodePowerPrintRapl(vshControl *ctl,
 
 
 /* The daemon's energy accounting totals per zone, when it runs: what was
- * measured, what went to running domains, to domains that stopped, and
- * what stayed with the host. */
+ * measured, what went to running domains, to domains that stopped, what
+ * the host's own work used, the idle energy, and the idle power learned.
+ * A daemon without the idle split shows its unattributed energy as the
+ * host's and "-" for idle. */
 static bool
 virshNodePowerPrintAccounting(vshControl *ctl,
                               virTypedParameterPtr params,
@@ -532,6 +534,7 @@ virshNodePowerPrintAccounting(vshControl *ctl,
     unsigned long long tick = 0;
     unsigned int interval = 0;
     const char *weight = NULL;
+    const char *idlePolicy = NULL;
     unsigned int nzones = 0;
     size_t i;
 
@@ -541,14 +544,16 @@ virshNodePowerPrintAccounting(vshControl *ctl,
     }
     if (virTypedParamsGetUInt(params, nparams, "accounting.interval", &interval) < 0 ||
         virTypedParamsGetString(params, nparams, "accounting.weight", &weight) < 0 ||
+        virTypedParamsGetString(params, nparams, "accounting.idle_policy", &idlePolicy) < 0 ||
         virshPowerGetCount(ctl, params, nparams, "zone.count", &nzones) < 0)
         return false;
 
-    vshPrintExtra(ctl, _("Energy accounting: interval %1$llu, every %2$u ms, weight %3$s\n"),
-                  tick, interval, NULLSTR(weight));
+    vshPrintExtra(ctl, _("Energy accounting: interval %1$llu, every %2$u ms, weight %3$s, idle energy %4$s\n"),
+                  tick, interval, NULLSTR(weight), idlePolicy ? idlePolicy : "-");
 
     if (!(table = vshTableNew(_("Zone"), _("Measured (uJ)"), _("Domains (uJ)"),
-                              _("Departed (uJ)"), _("Unattributed (uJ)"), NULL)))
+                              _("Departed (uJ)"), _("Host (uJ)"), _("Idle (uJ)"),
+                              _("Idle power (W)"), NULL)))
         return false;
 
     for (i = 0; i < nzones; i++) {
@@ -556,13 +561,21 @@ virshNodePowerPrintAccounting(vshControl *ctl,
         g_autofree char *fmeasured = virshPowerField("zone", i, "accounted.measured");
         g_autofree char *fdeparted = virshPowerField("zone", i, "accounted.departed");
         g_autofree char *funattr = virshPowerField("zone", i, "accounted.unattributed");
+        g_autofree char *fhost = virshPowerField("zone", i, "accounted.host");
+        g_autofree char *fidle = virshPowerField("zone", i, "accounted.idle");
+        g_autofree char *fidlePower = virshPowerField("zone", i, "accounted.idle_power");
         g_autofree char *measuredStr = NULL;
         g_autofree char *domainsStr = NULL;
         g_autofree char *departedStr = NULL;
-        g_autofree char *unattrStr = NULL;
+        g_autofree char *hostStr = NULL;
+        g_autofree char *idleStr = NULL;
+        g_autofree char *idlePowerStr = NULL;
         unsigned long long measured = 0;
         unsigned long long departed = 0;
         unsigned long long unattributed = 0;
+        unsigned long long host = 0;
+        unsigned long long idle = 0;
+        unsigned long long idlePower = 0;
 
         if (virshPowerCellString(params, nparams, "zone", i, "name", &name) < 0) {
             vshSaveLibvirtError();
@@ -576,9 +589,20 @@ virshNodePowerPrintAccounting(vshControl *ctl,
         measuredStr = g_strdup_printf("%llu", measured);
         domainsStr = g_strdup_printf("%llu", measured - departed - unattributed);
         departedStr = g_strdup_printf("%llu", departed);
-        unattrStr = g_strdup_printf("%llu", unattributed);
+        if (virTypedParamsGetULLong(params, nparams, fhost, &host) == 1 &&
+            virTypedParamsGetULLong(params, nparams, fidle, &idle) == 1) {
+            hostStr = g_strdup_printf("%llu", host);
+            idleStr = g_strdup_printf("%llu", idle);
+        } else {
+            hostStr = g_strdup_printf("%llu", unattributed);
+            idleStr = g_strdup("-");
+        }
+        if (virTypedParamsGetULLong(params, nparams, fidlePower, &idlePower) == 1)
+            idlePowerStr = g_strdup_printf("%.2f", idlePower / 1e6);
+        else
+            idlePowerStr = g_strdup(idlePolicy ? _("learning") : "-");
         if (vshTableRowAppend(table, name, measuredStr, domainsStr,
-                              departedStr, unattrStr, NULL) < 0)
+                              departedStr, hostStr, idleStr, idlePowerStr, NULL) < 0)
             return false;
     }
 

@@ -38,6 +38,12 @@
 
 VIR_LOG_INIT("util.hostpower");
 
+VIR_ENUM_IMPL(virHostPowerIdlePolicy,
+              VIR_HOST_POWER_IDLE_LAST,
+              "apart",
+              "vcpus",
+);
+
 
 #ifdef WITH_LIBVIRT_POWER
 
@@ -691,6 +697,7 @@ struct _virHostPowerAccounting {
     bool threadRunning;
     bool quit;
     unsigned int intervalMS;
+    virHostPowerIdlePolicy idlePolicy;
     lvp_accountant *acc;
     size_t nzones;
     char **zones;       /* zone keys, as the node getters name them */
@@ -771,10 +778,14 @@ virHostPowerAccountingLoop(void *opaque)
  *             (LIBVIRT_POWER_SYSFS_ROOT if set, else /sys)
  * @stateFile: where the counters are kept across daemon restarts, or NULL
  * @intervalMS: the accounting interval, in milliseconds
+ * @idlePolicy: what happens to idle energy
  *
  * Start per-domain energy accounting over the host's RAPL zones whose
  * energy is readable: a thread splits each interval's measured energy
- * among the domains added with virHostPowerAccountingAddDomain.
+ * among the domains added with virHostPowerAccountingAddDomain. Per zone
+ * the learned idle power's energy is counted apart (or shared by vCPUs,
+ * with VIR_HOST_POWER_IDLE_VCPUS) and the rest is split by the domains'
+ * CPU use on the zone's package; what no domain used stays the host's.
  *
  * Returns the accounting object, or NULL with an error reported (also when
  * the host has no readable energy counters: VIR_ERR_OPERATION_UNSUPPORTED).
@@ -782,7 +793,8 @@ virHostPowerAccountingLoop(void *opaque)
 virHostPowerAccounting *
 virHostPowerAccountingNew(const char *sysfsRoot,
                           const char *stateFile,
-                          unsigned int intervalMS)
+                          unsigned int intervalMS,
+                          virHostPowerIdlePolicy idlePolicy)
 {
     g_autoptr(virHostPowerAccounting) acct = NULL;
     g_autoptr(lvp_host) host = NULL;
@@ -803,6 +815,7 @@ virHostPowerAccountingNew(const char *sysfsRoot,
 
     acct = g_new0(virHostPowerAccounting, 1);
     acct->intervalMS = intervalMS;
+    acct->idlePolicy = idlePolicy;
     if (virMutexInit(&acct->lock) < 0) {
         virReportSystemError(errno, "%s", _("cannot initialize mutex"));
         g_free(g_steal_pointer(&acct));
@@ -817,6 +830,13 @@ virHostPowerAccountingNew(const char *sysfsRoot,
 
     if ((rc = lvp_accountant_new(host, LVP_WEIGHT_AUTO, &acct->acc)) != LVP_RESULT_OK) {
         virHostPowerReportError(rc, _("cannot start energy accounting"));
+        return NULL;
+    }
+
+    if ((rc = lvp_accountant_set_idle_policy(acct->acc,
+                                             idlePolicy == VIR_HOST_POWER_IDLE_VCPUS ?
+                                             LVP_IDLE_VCPUS : LVP_IDLE_APART)) != LVP_RESULT_OK) {
+        virHostPowerReportError(rc, _("cannot set the idle energy policy"));
         return NULL;
     }
 
@@ -867,7 +887,8 @@ virHostPowerAccountingNew(const char *sysfsRoot,
     }
     acct->threadRunning = true;
 
-    VIR_INFO("energy accounting over %zu zones every %u ms", acct->nzones, intervalMS);
+    VIR_INFO("energy accounting over %zu zones every %u ms, idle energy %s",
+             acct->nzones, intervalMS, virHostPowerIdlePolicyTypeToString(idlePolicy));
     return g_steal_pointer(&acct);
 }
 
@@ -906,17 +927,21 @@ virHostPowerAccountingFree(virHostPowerAccounting *acct)
  * @acct: accounting object
  * @uuid: the domain's UUID
  * @pid: the domain's QEMU process
+ * @vcpus: the domain's vCPU count (its share of idle energy when idle
+ *         energy is shared by vCPUs)
  *
  * Start counting the weight of all threads of @pid, existing ones
- * included. A domain whose process the state file knows (same pid and
- * start time: a daemon restart) resumes its counters.
+ * included, split by the package each thread runs on. A domain whose
+ * process the state file knows (same pid and start time: a daemon
+ * restart) resumes its counters.
  *
  * Returns 0 on success, -1 with an error reported.
  */
 int
 virHostPowerAccountingAddDomain(virHostPowerAccounting *acct,
                                 const unsigned char *uuid,
-                                pid_t pid)
+                                pid_t pid,
+                                unsigned int vcpus)
 {
     char id[VIR_UUID_STRING_BUFLEN];
     lvp_weight weight = LVP_WEIGHT_AUTO;
@@ -928,8 +953,13 @@ virHostPowerAccountingAddDomain(virHostPowerAccounting *acct,
         virHostPowerReportError(rc, _("cannot count the domain's CPU use for energy accounting"));
         return -1;
     }
-    VIR_DEBUG("accounting domain %s (pid %lld, weight %s)", id, (long long) pid,
-              weight == LVP_WEIGHT_CYCLES ? "cycles" : "cpu_time");
+    if ((rc = lvp_accountant_set_domain_vcpus(acct->acc, id, vcpus)) != LVP_RESULT_OK) {
+        virHostPowerReportError(rc, _("cannot set the domain's vCPU count for energy accounting"));
+        ignore_value(lvp_accountant_remove_domain(acct->acc, id));
+        return -1;
+    }
+    VIR_DEBUG("accounting domain %s (pid %lld, %u vCPUs, weight %s)", id, (long long) pid,
+              vcpus, weight == LVP_WEIGHT_CYCLES ? "cycles" : "cpu_time");
     return 0;
 }
 
@@ -973,6 +1003,7 @@ virHostPowerAccountingDomainStats(virHostPowerAccounting *acct,
     uint64_t ticks = 0;
     unsigned long long total = 0;
     g_autofree uint64_t *energy = NULL;
+    g_autofree uint64_t *idle = NULL;
     lvp_weight weight = LVP_WEIGHT_AUTO;
     size_t fds = 0;
     size_t i;
@@ -993,8 +1024,10 @@ virHostPowerAccountingDomainStats(virHostPowerAccounting *acct,
 
     /* Each zone is read once; the total comes first in the list. */
     energy = g_new0(uint64_t, acct->nzones);
+    idle = g_new0(uint64_t, acct->nzones);
     for (i = 0; i < acct->nzones; i++) {
         ignore_value(lvp_accountant_domain_energy(acct->acc, id, acct->zones[i], &energy[i]));
+        ignore_value(lvp_accountant_domain_idle_energy(acct->acc, id, acct->zones[i], &idle[i]));
         if (virHostPowerAccountingIsPackageZone(acct->zones[i]))
             total += energy[i];
     }
@@ -1010,6 +1043,9 @@ virHostPowerAccountingDomainStats(virHostPowerAccounting *acct,
         virTypedParamListAddULLong(params, energy[i],
                                    VIR_DOMAIN_STATS_ENERGY_ZONE_PREFIX "%zu"
                                    VIR_DOMAIN_STATS_ENERGY_ZONE_SUFFIX_ENERGY, i);
+        virTypedParamListAddULLong(params, idle[i],
+                                   VIR_DOMAIN_STATS_ENERGY_ZONE_PREFIX "%zu"
+                                   VIR_DOMAIN_STATS_ENERGY_ZONE_SUFFIX_IDLE, i);
     }
     return 1;
 }
@@ -1052,11 +1088,12 @@ virHostPowerAccountingDomainCycles(virHostPowerAccounting *acct,
  * @nparams: their number
  *
  * Add the accounting's host counters to the node getter's output:
- * "accounting.tick", "accounting.interval" (ms), "accounting.weight" and,
- * for every zone listed in @params that is accounted,
- * "zone.<n>.accounted.measured", ".unattributed" and ".departed" (µJ).
- * For every zone, measured = the running domains' energy + departed +
- * unattributed.
+ * "accounting.tick", "accounting.interval" (ms), "accounting.weight",
+ * "accounting.idle_policy" and, for every zone listed in @params that is
+ * accounted, "zone.<n>.accounted.measured", ".unattributed", ".departed",
+ * ".idle" and ".host" (µJ), and ".idle_power" (µW, once learned). For
+ * every zone, measured = the running domains' energy + departed + host +
+ * idle, and unattributed = host + idle.
  *
  * Returns 0 on success, -1 with an error reported.
  */
@@ -1085,7 +1122,9 @@ virHostPowerAccountingNodeParams(virHostPowerAccounting *acct,
                               "accounting.interval", acct->intervalMS) < 0 ||
         virTypedParamsAddString(params, nparams, &maxparams, "accounting.weight",
                                 weight == LVP_WEIGHT_CYCLES ? "cycles" :
-                                weight == LVP_WEIGHT_CPU_TIME ? "cpu_time" : "none") < 0)
+                                weight == LVP_WEIGHT_CPU_TIME ? "cpu_time" : "none") < 0 ||
+        virTypedParamsAddString(params, nparams, &maxparams, "accounting.idle_policy",
+                                virHostPowerIdlePolicyTypeToString(acct->idlePolicy)) < 0)
         return -1;
 
     for (i = 0; i < count; i++) {
@@ -1093,7 +1132,10 @@ virHostPowerAccountingNodeParams(virHostPowerAccounting *acct,
         const char *zone;
         unsigned int n;
         char *end = NULL;
-        static const char *what[] = { "measured", "unattributed", "departed" };
+        /* Indexed by lvp_accountant_zone_energy's selector. */
+        static const char *what[] = { "measured", "unattributed", "departed", "idle", "host" };
+        uint64_t uw = 0;
+        bool known = false;
         size_t k;
 
         if (p->type != VIR_TYPED_PARAM_STRING ||
@@ -1112,6 +1154,13 @@ virHostPowerAccountingNodeParams(virHostPowerAccounting *acct,
                 break;
             field = g_strdup_printf("zone.%u.accounted.%s", n, what[k]);
             if (virTypedParamsAddULLong(params, nparams, &maxparams, field, uj) < 0)
+                return -1;
+        }
+        if (lvp_accountant_zone_idle_power(acct->acc, zone, &uw, &known) == LVP_RESULT_OK &&
+            known) {
+            g_autofree char *field = g_strdup_printf("zone.%u.accounted.idle_power", n);
+
+            if (virTypedParamsAddULLong(params, nparams, &maxparams, field, uw) < 0)
                 return -1;
         }
     }
@@ -1207,7 +1256,8 @@ virHostPowerCreateSimulatedHost(const char *dir G_GNUC_UNUSED)
 virHostPowerAccounting *
 virHostPowerAccountingNew(const char *sysfsRoot G_GNUC_UNUSED,
                           const char *stateFile G_GNUC_UNUSED,
-                          unsigned int intervalMS G_GNUC_UNUSED)
+                          unsigned int intervalMS G_GNUC_UNUSED,
+                          virHostPowerIdlePolicy idlePolicy G_GNUC_UNUSED)
 {
     virHostPowerReportUnsupported();
     return NULL;
@@ -1223,7 +1273,8 @@ virHostPowerAccountingFree(virHostPowerAccounting *acct G_GNUC_UNUSED)
 int
 virHostPowerAccountingAddDomain(virHostPowerAccounting *acct G_GNUC_UNUSED,
                                 const unsigned char *uuid G_GNUC_UNUSED,
-                                pid_t pid G_GNUC_UNUSED)
+                                pid_t pid G_GNUC_UNUSED,
+                                unsigned int vcpus G_GNUC_UNUSED)
 {
     virHostPowerReportUnsupported();
     return -1;

@@ -20,6 +20,7 @@
 #pragma once
 
 #include "internal.h"
+#include "virenum.h"
 #include "virtypedparam.h"
 
 /* The flags every node power setter accepts. */
@@ -73,17 +74,30 @@ typedef struct _virHostPowerAccounting virHostPowerAccounting;
 #define VIR_HOST_POWER_ACCOUNTING_INTERVAL_MIN 100
 #define VIR_HOST_POWER_ACCOUNTING_INTERVAL_MAX 3600000
 
+/* What happens to idle (static) energy: counted apart, or shared among
+ * the running domains by vCPU count (qemu.conf power_accounting_idle). */
+typedef enum {
+    VIR_HOST_POWER_IDLE_APART = 0,
+    VIR_HOST_POWER_IDLE_VCPUS,
+
+    VIR_HOST_POWER_IDLE_LAST
+} virHostPowerIdlePolicy;
+
+VIR_ENUM_DECL(virHostPowerIdlePolicy);
+
 virHostPowerAccounting *
 virHostPowerAccountingNew(const char *sysfsRoot,
                           const char *stateFile,
-                          unsigned int intervalMS);
+                          unsigned int intervalMS,
+                          virHostPowerIdlePolicy idlePolicy);
 
 void virHostPowerAccountingFree(virHostPowerAccounting *acct);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virHostPowerAccounting, virHostPowerAccountingFree);
 
 int virHostPowerAccountingAddDomain(virHostPowerAccounting *acct,
                                     const unsigned char *uuid,
-                                    pid_t pid);
+                                    pid_t pid,
+                                    unsigned int vcpus);
 
 void virHostPowerAccountingRemoveDomain(virHostPowerAccounting *acct,
                                         const unsigned char *uuid);

@@ -142,7 +142,12 @@ struct PerfDomain {
 
 impl DomainWeight for PerfDomain {
     fn read(&mut self, packages: &CpuPackages) -> Result<PackageWeights> {
-        self.counter.refresh_threads()?;
+        // A process that is gone keeps its counters readable: its last
+        // interval still counts.
+        match self.counter.refresh_threads() {
+            Ok(_) | Err(PerfError::ProcessGone { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
         let value = self.counter.read()?.value;
         let delta = value.saturating_sub(self.value);
         self.value = value;

@@ -165,8 +165,10 @@ impl Host {
             let offline = topo.offline();
             if !offline.is_empty() {
                 skipped.push(format!(
-                    "CPUs {} are offline: skipped (their cpufreq policies are inactive until they come back)",
-                    format_cpulist(&offline)
+                    "{} {} {} offline: skipped (a policy whose CPUs are all offline is inactive until one comes back)",
+                    if offline.len() == 1 { "CPU" } else { "CPUs" },
+                    format_cpulist(&offline),
+                    if offline.len() == 1 { "is" } else { "are" },
                 ));
             }
             // An online CPU without cpufreq (no policy link) is skipped too.
@@ -178,8 +180,10 @@ impl Host {
             if !without.is_empty() && without.len() < set.len() {
                 set.retain(|c| !without.contains(c));
                 skipped.push(format!(
-                    "CPUs {} have no cpufreq policy: skipped",
-                    format_cpulist(&without)
+                    "{} {} {} no cpufreq policy: skipped",
+                    if without.len() == 1 { "CPU" } else { "CPUs" },
+                    format_cpulist(&without),
+                    if without.len() == 1 { "has" } else { "have" },
                 ));
             }
         }

@@ -760,3 +760,128 @@ fn concurrent_setters_on_many_cpus_keep_every_original() {
     assert_eq!(changes(&host, &original), BTreeMap::new(), "after restore");
     d.assert_answers(&v);
 }
+
+/// The frequency table's rows, by CPU, as "State/Governor/Current (kHz)".
+fn cpu_states(table: &str) -> BTreeMap<String, String> {
+    parse_table(table)
+        .into_iter()
+        .map(|row| {
+            let cell = |t: &str| {
+                row.iter()
+                    .find(|(title, _)| title == t)
+                    .map_or("?".to_owned(), |(_, c)| c.clone())
+            };
+            (
+                cell("CPU"),
+                format!(
+                    "{}/{}/{}",
+                    cell("State"),
+                    cell("Governor"),
+                    cell("Current (kHz)")
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn offline_cpus_leave_virsh_frequency_working_and_are_shown_offline() {
+    require_root!();
+    // A simulated host that starts with CPU 13 offline (plain tree: the
+    // library meets the inactive policy's EBUSY through its gate).
+    let (host, mut d, v) = patched_on("two-socket-smt-offline", false);
+    assert_eq!(host.read("devices/system/cpu/offline"), "13\n");
+    let t = v.ok(&["frequency"]).stdout;
+    assert_eq!(
+        keys(&t),
+        (0..16).map(|c| c.to_string()).collect::<Vec<_>>(),
+        "{t}"
+    );
+    let states = cpu_states(&t);
+    for (cpu, state) in &states {
+        let want = if cpu == "13" {
+            "offline/-/-"
+        } else {
+            "online/schedutil/2300000"
+        };
+        assert_eq!(state, want, "CPU {cpu}:\n{t}");
+    }
+    assert_row(
+        &t,
+        "frequency | 13 | Policy=13; Driver=-; Min (kHz)=-; HW max (kHz)=-",
+        "offline CPU",
+    );
+    // Asked for alone, and in the governor table.
+    let t = v.ok(&words("frequency --cpu 5,13")).stdout;
+    assert_eq!(keys(&t), ["5", "13"], "{t}");
+    assert_row(&t, "frequency | 13 | State=offline", "--cpu 5,13");
+    let t = v.ok(&["governor"]).stdout;
+    assert_row(&t, "governor | 13 | Governor=(offline)", "governor table");
+    assert_row(&t, "governor | 5 | Governor=schedutil", "governor table");
+    // A change for all CPUs skips it; naming it is refused as offline.
+    let before = host.tree();
+    v.ok(&words("governor --governor performance"));
+    let changed = changes(&host, &before);
+    assert_eq!(changed.len(), 15, "{changed:?}");
+    assert!(
+        !changed.contains_key("devices/system/cpu/cpufreq/policy13/scaling_governor"),
+        "{changed:?}"
+    );
+    let r = v.run(&words("frequency --cpu 12-13 --max 2GHz"));
+    assert!(
+        !r.ok() && r.stderr.contains("CPU 13 is offline"),
+        "naming an offline CPU must say so:\n{r}"
+    );
+    d.assert_answers(&v);
+    drop(d);
+    drop(host);
+
+    // SMT turned off the user's way, on the SMT preset mounted through
+    // FUSE: `echo off > smt/control` while the daemon runs.
+    let host = match SimHost::fuse("two-socket-smt") {
+        Ok(h) => h,
+        Err(reason) => skip_or_fail!("{reason}"),
+    };
+    let mut d = Daemon::patched(&host.root, false);
+    let v = Virsh::new(&d.uri);
+    let t = v.ok(&["frequency"]).stdout;
+    assert!(
+        !t.contains("State"),
+        "no State column while all are online:\n{t}"
+    );
+    std::fs::write(host.root.join("devices/system/cpu/smt/control"), "off\n").unwrap();
+    assert_eq!(host.read("devices/system/cpu/online"), "0-7\n");
+    let t = v.ok(&["frequency"]).stdout;
+    let states = cpu_states(&t);
+    assert_eq!(states.len(), 16, "{t}");
+    for (cpu, state) in &states {
+        let n: u32 = cpu.parse().unwrap();
+        let want = if n >= 8 {
+            "offline/-/-"
+        } else {
+            "online/schedutil/2300000"
+        };
+        assert_eq!(state, want, "CPU {cpu} with SMT off:\n{t}");
+    }
+    // A change for all CPUs reaches the online ones only.
+    v.ok(&words("frequency --max 2GHz"));
+    let max = |p: u32| {
+        host.read(&format!(
+            "devices/system/cpu/cpufreq/policy{p}/scaling_max_freq"
+        ))
+    };
+    assert_eq!(
+        (max(0), max(7), max(8)),
+        ("2000000\n".into(), "2000000\n".into(), "3600000\n".into())
+    );
+    // SMT back on: every CPU reports again.
+    std::fs::write(host.root.join("devices/system/cpu/smt/control"), "on\n").unwrap();
+    let t = v.ok(&["frequency"]).stdout;
+    assert!(!t.contains("offline"), "{t}");
+    assert_row(
+        &t,
+        "frequency | 8 | Governor=schedutil; Max (kHz)=3600000",
+        "SMT on",
+    );
+    d.assert_answers(&v);
+}

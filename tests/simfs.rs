@@ -443,3 +443,148 @@ fn the_library_sees_the_kernel_clamp_and_restores_every_byte() {
     }
     assert_eq!(after.len(), before.len());
 }
+
+#[test]
+fn cpu_hotplug_and_smt_control_behave_like_the_kernel() {
+    let m = mount_or_skip!("hotplug", "two-socket-smt");
+    let cpu = |f: &str| m.m(&format!("devices/system/cpu/{f}"));
+    let busy = Some(libc::EBUSY);
+    assert_eq!(get(&cpu("smt/control")).unwrap(), "on\n");
+    assert_eq!(get(&cpu("smt/active")).unwrap(), "1\n");
+    // Packages interleaved: CPU 1 is package 1's first CPU.
+    assert_eq!(
+        get(&cpu("cpu1/topology/physical_package_id")).unwrap(),
+        "1\n"
+    );
+    assert_eq!(get(&cpu("cpu1/topology/core_cpus_list")).unwrap(), "1,9\n");
+    // CPU 0 has no online file; values kstrtobool refuses are EINVAL.
+    assert_eq!(put(&cpu("cpu0/online"), "0"), Err(libc::ENOENT));
+    assert_eq!(put(&cpu("cpu9/online"), "maybe"), Err(libc::EINVAL));
+    assert_eq!(put(&cpu("smt/control"), "sometimes"), Err(libc::EINVAL));
+    assert_eq!(put(&cpu("smt/control"), "3"), Err(libc::EINVAL));
+
+    // SMT off: the second threads go down, with everything that follows.
+    put(&cpu("smt/control"), "off\n").unwrap();
+    assert_eq!(get(&cpu("smt/control")).unwrap(), "off\n");
+    assert_eq!(get(&cpu("smt/active")).unwrap(), "0\n");
+    assert_eq!(get(&cpu("online")).unwrap(), "0-7\n");
+    assert_eq!(get(&cpu("offline")).unwrap(), "8-15\n");
+    assert_eq!(get(&cpu("cpu9/online")).unwrap(), "0\n");
+    assert_eq!(get(&cpu("cpu9/topology/core_id")), Err(libc::ENOENT));
+    assert_eq!(get(&cpu("cpu1/topology/core_cpus_list")).unwrap(), "1\n");
+    // CPU 9's policy is inactive: every file EBUSY, read or written; the
+    // cpufreq link stays.
+    let p9 = |f: &str| cpu(&format!("cpufreq/policy9/{f}"));
+    for f in [
+        "scaling_governor",
+        "affected_cpus",
+        "related_cpus",
+        "scaling_cur_freq",
+    ] {
+        assert_eq!(errno(fs::read_to_string(p9(f))), busy, "{f}");
+    }
+    assert_eq!(
+        put(&p9("scaling_governor"), "performance"),
+        Err(libc::EBUSY)
+    );
+    assert_eq!(put(&p9("scaling_max_freq"), "2000000"), Err(libc::EBUSY));
+    assert_eq!(
+        errno(fs::read_to_string(cpu("cpu9/cpufreq/scaling_governor"))),
+        busy
+    );
+    // A second thread cannot come up while SMT is off; a first one goes
+    // down and up; the last online CPU cannot go down.
+    assert_eq!(put(&cpu("cpu9/online"), "1"), Err(libc::EPERM));
+    put(&cpu("cpu3/online"), "0").unwrap();
+    assert_eq!(get(&cpu("online")).unwrap(), "0-2,4-7\n");
+    assert_eq!(
+        get(&m.m("bus/event_source/devices/power/cpumask")).unwrap(),
+        "0,1\n"
+    );
+    put(&cpu("cpu1/online"), "0").unwrap();
+    assert_eq!(
+        get(&m.m("bus/event_source/devices/power/cpumask")).unwrap(),
+        "0,5\n"
+    );
+    for c in [2, 4, 5, 6, 7] {
+        put(&cpu(&format!("cpu{c}/online")), "0").unwrap();
+    }
+    assert_eq!(get(&cpu("online")).unwrap(), "0\n");
+    // CPU 0 has no online file, so the last online CPU's EBUSY cannot be
+    // reached here; the rule is in the kernel model's unit tests.
+
+    // SMT on: every present CPU comes back, policies active again.
+    put(&cpu("smt/control"), "on").unwrap();
+    assert_eq!(get(&cpu("online")).unwrap(), "0-15\n");
+    assert_eq!(get(&cpu("smt/active")).unwrap(), "1\n");
+    assert_eq!(get(&p9("affected_cpus")).unwrap(), "9\n");
+    assert_eq!(get(&p9("scaling_governor")).unwrap(), "schedutil\n");
+    assert_eq!(get(&cpu("cpu9/topology/core_cpus_list")).unwrap(), "1,9\n");
+
+    // forceoff cannot be undone.
+    put(&cpu("smt/control"), "forceoff").unwrap();
+    assert_eq!(get(&cpu("online")).unwrap(), "0-7\n");
+    assert_eq!(put(&cpu("smt/control"), "on"), Err(libc::EPERM));
+    assert_eq!(put(&cpu("cpu12/online"), "1"), Err(libc::EPERM));
+    m.stop();
+}
+
+#[test]
+fn the_library_skips_offline_cpus_through_the_mount() {
+    let m = mount_or_skip!("library-offline", "two-socket-smt-offline");
+    let state = m.base.join("state");
+    let host = |cmd: &str| {
+        let mut c = vp();
+        c.arg(cmd)
+            .arg("--sysfs")
+            .arg(&m.mnt)
+            .arg("--state-dir")
+            .arg(&state);
+        c
+    };
+    assert_eq!(
+        get(&m.m("devices/system/cpu/offline")).unwrap(),
+        "13\n",
+        "the preset's offline CPU"
+    );
+    let out = host("show").output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    // 'all' skips CPU 13 and says so; its inactive policy is untouched.
+    let out = host("set")
+        .args(["governor", "all", "performance"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("CPU 13 is offline: skipped"), "{t}");
+    assert_eq!(
+        get(&m.b("devices/system/cpu/cpufreq/policy13/scaling_governor")).unwrap(),
+        "schedutil\n"
+    );
+    assert_eq!(
+        get(&m.b("devices/system/cpu/cpufreq/policy5/scaling_governor")).unwrap(),
+        "performance\n"
+    );
+    // Naming it: an error that says it is offline, nothing written.
+    let out = host("set")
+        .args(["governor", "5,13", "powersave"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("CPU 13 is offline"), "{t}");
+    assert_eq!(
+        get(&m.b("devices/system/cpu/cpufreq/policy5/scaling_governor")).unwrap(),
+        "performance\n"
+    );
+    // With SMT off too, the library still reads the host.
+    put(&m.m("devices/system/cpu/smt/control"), "off").unwrap();
+    let out = host("set")
+        .args(["limits", "all", "--max", "2GHz"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("CPUs 8-15 are offline: skipped"), "{t}");
+    m.stop();
+}

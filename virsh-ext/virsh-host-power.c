@@ -332,7 +332,52 @@ virshPowerGetCount(vshControl *ctl,
 }
 
 
-/* Print the cpufreq state of the CPUs in @params, one row per CPU. */
+/*
+ * virshPowerCpuOffline:
+ * @params: typed parameters of virNodeGetFrequency()
+ * @nparams: number of @params
+ * @idx: CPU block
+ *
+ * Returns 1 if block @idx reports an offline CPU ("cpu.<idx>.online" 0),
+ * 0 if it is online or does not say (older daemons), -1 with a libvirt
+ * error set if the field has another type.
+ */
+static int
+virshPowerCpuOffline(virTypedParameterPtr params,
+                     int nparams,
+                     size_t idx)
+{
+    g_autofree char *field = virshPowerField("cpu", idx, "online");
+    int online = 1;
+
+    if (virTypedParamsGetBoolean(params, nparams, field, &online) < 0)
+        return -1;
+
+    return online ? 0 : 1;
+}
+
+
+/* Whether some CPU block in @params reports an offline CPU: 1, 0, or -1
+ * with a libvirt error set. */
+static int
+virshPowerAnyCpuOffline(virTypedParameterPtr params,
+                        int nparams,
+                        unsigned int count)
+{
+    size_t i;
+    int rc;
+
+    for (i = 0; i < count; i++) {
+        if ((rc = virshPowerCpuOffline(params, nparams, i)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+
+/* Print the cpufreq state of the CPUs in @params, one row per CPU. A
+ * State column appears when some CPU is offline; an offline CPU's row
+ * has no frequency data. */
 static bool
 virshNodePowerPrintFrequency(vshControl *ctl,
                              virTypedParameterPtr params,
@@ -341,6 +386,7 @@ virshNodePowerPrintFrequency(vshControl *ctl,
     g_autoptr(vshTable) table = NULL;
     unsigned int count = 0;
     bool hasEpp = false;
+    int hasOffline;
     size_t i;
 
     if (virshPowerGetCount(ctl, params, nparams, "cpu.count", &count) < 0)
@@ -353,10 +399,21 @@ virshNodePowerPrintFrequency(vshControl *ctl,
         hasEpp = !!virTypedParamsGet(params, nparams, field);
     }
 
-    table = vshTableNew(_("CPU"), _("Policy"), _("Driver"), _("Governor"),
-                        _("Current (kHz)"), _("Min (kHz)"), _("Max (kHz)"),
-                        _("HW min (kHz)"), _("HW max (kHz)"),
-                        hasEpp ? _("EPP") : NULL, NULL);
+    if ((hasOffline = virshPowerAnyCpuOffline(params, nparams, count)) < 0) {
+        vshSaveLibvirtError();
+        return false;
+    }
+
+    if (hasOffline)
+        table = vshTableNew(_("CPU"), _("State"), _("Policy"), _("Driver"),
+                            _("Governor"), _("Current (kHz)"), _("Min (kHz)"),
+                            _("Max (kHz)"), _("HW min (kHz)"), _("HW max (kHz)"),
+                            hasEpp ? _("EPP") : NULL, NULL);
+    else
+        table = vshTableNew(_("CPU"), _("Policy"), _("Driver"), _("Governor"),
+                            _("Current (kHz)"), _("Min (kHz)"), _("Max (kHz)"),
+                            _("HW min (kHz)"), _("HW max (kHz)"),
+                            hasEpp ? _("EPP") : NULL, NULL);
     if (!table)
         return false;
 
@@ -371,8 +428,11 @@ virshNodePowerPrintFrequency(vshControl *ctl,
         g_autofree char *hwMin = NULL;
         g_autofree char *hwMax = NULL;
         g_autofree char *epp = NULL;
+        int offline;
+        int rc;
 
-        if (virshPowerCellUInt(params, nparams, "cpu", i, "id", &id) < 0 ||
+        if ((offline = virshPowerCpuOffline(params, nparams, i)) < 0 ||
+            virshPowerCellUInt(params, nparams, "cpu", i, "id", &id) < 0 ||
             virshPowerCellInt(params, nparams, "cpu", i, "policy", &policy) < 0 ||
             virshPowerCellString(params, nparams, "cpu", i, "driver", &driver) < 0 ||
             virshPowerCellString(params, nparams, "cpu", i, "governor", &governor) < 0 ||
@@ -386,9 +446,17 @@ virshNodePowerPrintFrequency(vshControl *ctl,
             return false;
         }
 
-        if (vshTableRowAppend(table, id, policy, driver, governor,
-                              cur, min, max, hwMin, hwMax,
-                              hasEpp ? epp : NULL, NULL) < 0)
+        if (hasOffline)
+            rc = vshTableRowAppend(table, id,
+                                   offline ? _("offline") : _("online"),
+                                   policy, driver, governor,
+                                   cur, min, max, hwMin, hwMax,
+                                   hasEpp ? epp : NULL, NULL);
+        else
+            rc = vshTableRowAppend(table, id, policy, driver, governor,
+                                   cur, min, max, hwMin, hwMax,
+                                   hasEpp ? epp : NULL, NULL);
+        if (rc < 0)
             return false;
     }
 
@@ -418,12 +486,20 @@ virshNodePowerPrintGovernor(vshControl *ctl,
         g_autofree char *id = NULL;
         g_autofree char *governor = NULL;
         g_autofree char *available = NULL;
+        int offline;
 
-        if (virshPowerCellUInt(params, nparams, "cpu", i, "id", &id) < 0 ||
+        if ((offline = virshPowerCpuOffline(params, nparams, i)) < 0 ||
+            virshPowerCellUInt(params, nparams, "cpu", i, "id", &id) < 0 ||
             virshPowerCellString(params, nparams, "cpu", i, "governor", &governor) < 0 ||
             virshPowerCellString(params, nparams, "cpu", i, "available_governors", &available) < 0) {
             vshSaveLibvirtError();
             return false;
+        }
+
+        /* An offline CPU runs no governor. */
+        if (offline) {
+            g_free(governor);
+            governor = g_strdup(_("(offline)"));
         }
 
         g_strstrip(available);

@@ -473,8 +473,8 @@ virHostPowerGetFrequency(const char *sysfsRoot,
 {
     g_autoptr(lvp_snapshot) snap = NULL;
     g_autoptr(virBitmap) wanted = NULL;
-    g_autoptr(virBitmap) online = NULL;
-    g_autofree char *onlineStr = NULL;
+    g_autoptr(virBitmap) present = NULL;
+    g_autofree char *presentStr = NULL;
     const char *prefix = "cpu";
     virTypedParameterPtr par = NULL;
     int npar = 0;
@@ -500,24 +500,26 @@ virHostPowerGetFrequency(const char *sysfsRoot,
     if (!(snap = virHostPowerSnapshot(sysfsRoot, LVP_SNAPSHOT_CPUFREQ)))
         return -1;
 
+    /* The snapshot lists every present CPU, offline ones included (they
+     * report cpu.<n>.online = 0 and no frequency data). */
     ncpus = lvp_snapshot_cpu_count(snap);
     if (wanted) {
-        online = virBitmapNew(0);
+        present = virBitmapNew(0);
         for (i = 0; i < ncpus; i++) {
             lvp_cpu_state st = { 0 };
 
             if (lvp_snapshot_cpu(snap, i, &st) != LVP_RESULT_OK)
                 continue;
-            virBitmapSetBitExpand(online, st.cpu);
+            virBitmapSetBitExpand(present, st.cpu);
         }
 
         bit = -1;
         while ((bit = virBitmapNextSetBit(wanted, bit)) >= 0) {
-            if (!virBitmapIsBitSet(online, bit)) {
-                onlineStr = virBitmapFormat(online);
+            if (!virBitmapIsBitSet(present, bit)) {
+                presentStr = virBitmapFormat(present);
                 virReportError(VIR_ERR_INVALID_ARG,
-                               _("CPU %1$zd is not online; online CPUs: %2$s"),
-                               bit, onlineStr);
+                               _("CPU %1$zd is not present; present CPUs: %2$s"),
+                               bit, presentStr);
                 return -1;
             }
         }
@@ -539,13 +541,21 @@ virHostPowerGetFrequency(const char *sysfsRoot,
         if (wanted && !virBitmapIsBitSet(wanted, st.cpu))
             continue;
 
+        ADD_FIELD(UInt, "id", st.cpu);
+        ADD_FIELD(Boolean, "online", st.online ? 1 : 0);
+        ADD_FIELD(Int, "package", st.package);
+        ADD_FIELD(Int, "policy", st.policy);
+        if (!st.online) {
+            /* An offline CPU has no frequency; its policy answers EBUSY
+             * until a CPU of it comes back. */
+            n++;
+            continue;
+        }
+
         if (!(governors = virHostPowerCpuList(snap, i, 0)) ||
             !(frequencies = virHostPowerCpuList(snap, i, 1)))
             goto cleanup;
 
-        ADD_FIELD(UInt, "id", st.cpu);
-        ADD_FIELD(Int, "package", st.package);
-        ADD_FIELD(Int, "policy", st.policy);
         if (st.policy >= 0) {
             ADD_FIELD(String, "driver", st.driver);
             ADD_FIELD(String, "governor", st.governor);

@@ -103,7 +103,10 @@ fn exporter_once_exports_node_zones_without_accounting() {
     assert!(!t.contains("virt_power_accounting_ticks_total"), "{t}");
     // No accounting: no host or idle families.
     assert!(!t.contains("idle"), "{t}");
-    assert!(!t.contains("virt_power_zone_host_energy_joules_total"), "{t}");
+    assert!(
+        !t.contains("virt_power_zone_host_energy_joules_total"),
+        "{t}"
+    );
     // No energy group on the test driver: no domain series.
     assert!(!t.contains("virt_power_domain_"), "{t}");
 }

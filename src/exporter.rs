@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::libvirt::{self, Connect};
-use crate::metrics::{Power, Sample, WeightKind, ns_as_seconds, power, uj_as_joules};
+use crate::metrics::{Power, Sample, WeightKind, ns_as_seconds, power, uj_as_joules, uw_as_watts};
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
@@ -326,6 +326,26 @@ pub fn exposition(s: &Sample, power: Option<&Power>) -> String {
         "counter",
         "Energy of a zone attributed to domains that have since stopped.",
     );
+    let mut idle_policy = Family::new(
+        "virt_power_accounting_idle_policy_info",
+        "gauge",
+        "Always 1; the policy label tells what the daemon does with idle energy: apart (its own counter, virt_power_zone_idle_energy_joules_total) or vcpus (shared among running domains by vCPU count, virt_power_domain_idle_energy_joules_total).",
+    );
+    let mut zone_host = Family::new(
+        "virt_power_zone_host_energy_joules_total",
+        "counter",
+        "Active energy of a zone that no domain claimed (host processes, kernel, rounding); per zone, measured = sum of running domains + departed + host + idle. From a daemon that does not keep idle apart: the unattributed energy.",
+    );
+    let mut zone_idle = Family::new(
+        "virt_power_zone_idle_energy_joules_total",
+        "counter",
+        "Idle (static) energy of a zone kept as idle, not shared with domains; per zone, measured = sum of running domains + departed + host + idle, and unattributed = host + idle.",
+    );
+    let mut zone_idle_power = Family::new(
+        "virt_power_zone_idle_power_watts",
+        "gauge",
+        "Idle power the daemon has learned for a zone and splits each interval's energy by (absent while it is being learned).",
+    );
     let mut zone_w = Family::new(
         "virt_power_zone_power_watts",
         "gauge",
@@ -335,6 +355,11 @@ pub fn exposition(s: &Sample, power: Option<&Power>) -> String {
         "virt_power_domain_energy_joules_total",
         "counter",
         "Energy attributed to a domain in a zone.",
+    );
+    let mut dom_idle = Family::new(
+        "virt_power_domain_idle_energy_joules_total",
+        "counter",
+        "The part of virt_power_domain_energy_joules_total that is idle energy shared among running domains by vCPU count (0 under the apart policy); per zone, measured = sum of running domains (idle part included) + departed + host + idle.",
     );
     let mut dom_pkg = Family::new(
         "virt_power_domain_package_energy_joules_total",
@@ -371,6 +396,9 @@ pub fn exposition(s: &Sample, power: Option<&Power>) -> String {
                 if let Some(ms) = a.interval_ms {
                     acc_interval.add(&[], format!("{}.{:03}", ms / 1000, ms % 1000));
                 }
+                if let Some(policy) = &a.idle_policy {
+                    idle_policy.add(&[("policy", policy.as_str())], "1");
+                }
             }
             for z in &n.zones {
                 let l = [("zone", z.name.as_str())];
@@ -382,6 +410,15 @@ pub fn exposition(s: &Sample, power: Option<&Power>) -> String {
                 }
                 if let Some(uj) = z.departed_uj {
                     zone_departed.add(&l, uj_as_joules(uj));
+                }
+                if let Some(uj) = z.host_uj {
+                    zone_host.add(&l, uj_as_joules(uj));
+                }
+                if let Some(uj) = z.idle_uj {
+                    zone_idle.add(&l, uj_as_joules(uj));
+                }
+                if let Some(uw) = z.idle_power_uw {
+                    zone_idle_power.add(&l, uw_as_watts(uw));
                 }
                 if let Some(w) = power
                     .and_then(|p| p.zone(&z.name))
@@ -401,10 +438,10 @@ pub fn exposition(s: &Sample, power: Option<&Power>) -> String {
         for z in &e.zones {
             let l = [base[0], base[1], ("zone", z.name.as_str())];
             dom_energy.add(&l, uj_as_joules(z.energy_uj));
-            let w = dp
-                .and_then(|dp| dp.zones.iter().find(|(n, _)| *n == z.name))
-                .and_then(|(_, w)| *w);
-            if let Some(w) = w {
+            if let Some(uj) = z.idle_uj {
+                dom_idle.add(&l, uj_as_joules(uj));
+            }
+            if let Some(w) = dp.and_then(|dp| dp.zone(&z.name)).and_then(|z| z.w) {
                 dom_w.add(&l, gauge_value(w));
             }
         }
@@ -434,11 +471,16 @@ pub fn exposition(s: &Sample, power: Option<&Power>) -> String {
         &acc_on,
         &ticks,
         &acc_interval,
+        &idle_policy,
         &zone_energy,
         &zone_unattr,
         &zone_departed,
+        &zone_host,
+        &zone_idle,
+        &zone_idle_power,
         &zone_w,
         &dom_energy,
+        &dom_idle,
         &dom_pkg,
         &dom_weight,
         &dom_cpu,
@@ -453,7 +495,9 @@ pub fn exposition(s: &Sample, power: Option<&Power>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::tests::{Accounted, dom, domain_params, node_params, sample};
+    use crate::metrics::tests::{
+        Accounted, dom, domain_params, node_params, sample, two_package_samples,
+    };
     use crate::metrics::{NodeSample, Params, TypedValue};
 
     fn lines_of<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
@@ -569,11 +613,112 @@ mod tests {
                 "virt_power_domain_power_watts{{{dl},zone=\"package-0\"}} 5"
             )]
         );
+        // An older daemon: host is the unattributed energy; no idle series.
+        assert_eq!(
+            lines_of(&t, "virt_power_zone_host_energy_joules_total"),
+            ["virt_power_zone_host_energy_joules_total{zone=\"package-0\"} 2.500000"]
+        );
+        for absent in [
+            "virt_power_zone_idle_energy_joules_total",
+            "virt_power_zone_idle_power_watts",
+            "virt_power_domain_idle_energy_joules_total",
+            "virt_power_accounting_idle_policy_info",
+        ] {
+            assert!(lines_of(&t, absent).is_empty(), "{absent}: {t}");
+            assert!(!t.contains(&format!("# HELP {absent} ")), "{absent}");
+        }
         // No raw newline inside any sample line.
         assert!(
             t.lines()
                 .all(|l| l.starts_with('#') || l.starts_with("virt_power_"))
         );
+    }
+
+    #[test]
+    fn exposition_with_host_and_idle_energy() {
+        let (s0, s1) = two_package_samples(2.3, 14);
+        let p = power(&s0, &s1);
+        let t = exposition(&s1, Some(&p));
+        assert_eq!(
+            lines_of(&t, "virt_power_accounting_idle_policy_info"),
+            ["virt_power_accounting_idle_policy_info{policy=\"vcpus\"} 1"]
+        );
+        assert_eq!(
+            lines_of(&t, "virt_power_zone_host_energy_joules_total"),
+            [
+                "virt_power_zone_host_energy_joules_total{zone=\"package-0\"} 14.000000",
+                "virt_power_zone_host_energy_joules_total{zone=\"package-1\"} 7.000000",
+            ]
+        );
+        assert_eq!(
+            lines_of(&t, "virt_power_zone_idle_energy_joules_total"),
+            [
+                "virt_power_zone_idle_energy_joules_total{zone=\"package-0\"} 26.000000",
+                "virt_power_zone_idle_energy_joules_total{zone=\"package-1\"} 31.000000",
+            ]
+        );
+        // package-1 is still learning: no sample for it.
+        assert_eq!(
+            lines_of(&t, "virt_power_zone_idle_power_watts"),
+            ["virt_power_zone_idle_power_watts{zone=\"package-0\"} 3.000000"]
+        );
+        assert_eq!(
+            lines_of(&t, "virt_power_domain_idle_energy_joules_total"),
+            [
+                "virt_power_domain_idle_energy_joules_total{domain=\"a\",uuid=\"u-a\",zone=\"package-0\"} 15.000000",
+                "virt_power_domain_idle_energy_joules_total{domain=\"a\",uuid=\"u-a\",zone=\"package-1\"} 3.000000",
+                "virt_power_domain_idle_energy_joules_total{domain=\"b\",uuid=\"u-b\",zone=\"package-0\"} 9.000000",
+                "virt_power_domain_idle_energy_joules_total{domain=\"b\",uuid=\"u-b\",zone=\"package-1\"} 2.000000",
+            ]
+        );
+        for (name, kind) in [
+            ("virt_power_zone_host_energy_joules_total", "counter"),
+            ("virt_power_zone_idle_energy_joules_total", "counter"),
+            ("virt_power_zone_idle_power_watts", "gauge"),
+            ("virt_power_domain_idle_energy_joules_total", "counter"),
+            ("virt_power_accounting_idle_policy_info", "gauge"),
+        ] {
+            assert!(t.contains(&format!("# TYPE {name} {kind}\n")), "{name}");
+        }
+        // The HELP texts state the identity.
+        for name in [
+            "virt_power_zone_host_energy_joules_total",
+            "virt_power_zone_idle_energy_joules_total",
+            "virt_power_domain_idle_energy_joules_total",
+        ] {
+            let help = t
+                .lines()
+                .find(|l| l.starts_with(&format!("# HELP {name} ")))
+                .unwrap();
+            assert!(
+                help.contains("measured = sum of running domains")
+                    && help.contains("+ host + idle"),
+                "{help}"
+            );
+        }
+        // The counters add up per zone, as exported: the domains' energy,
+        // departed, host and idle make the measured energy.
+        let value = |line: &str| -> u64 {
+            let (int, frac) = line.rsplit(' ').next().unwrap().split_once('.').unwrap();
+            int.parse::<u64>().unwrap() * 1_000_000 + frac.parse::<u64>().unwrap()
+        };
+        for zone in ["package-0", "package-1"] {
+            let sum = |family: &str| -> u64 {
+                lines_of(&t, family)
+                    .iter()
+                    .filter(|l| l.contains(&format!("zone=\"{zone}\"")))
+                    .map(|l| value(l))
+                    .sum()
+            };
+            assert_eq!(
+                sum("virt_power_domain_energy_joules_total")
+                    + sum("virt_power_zone_departed_energy_joules_total")
+                    + sum("virt_power_zone_host_energy_joules_total")
+                    + sum("virt_power_zone_idle_energy_joules_total"),
+                sum("virt_power_zone_energy_joules_total"),
+                "{zone}"
+            );
+        }
     }
 
     #[test]
@@ -601,6 +746,8 @@ mod tests {
         assert!(!t.contains("virt_power_accounting_ticks_total"));
         assert!(!t.contains("unattributed"));
         assert!(!t.contains("_watts"));
+        assert!(!t.contains("virt_power_zone_host_energy_joules_total"));
+        assert!(!t.contains("idle"));
         assert_eq!(
             lines_of(&t, "virt_power_zone_energy_joules_total"),
             ["virt_power_zone_energy_joules_total{zone=\"package-0\"} 0.000077"]

@@ -90,13 +90,56 @@ impl WeightKind {
     }
 }
 
+/// What the daemon does with a zone's idle energy
+/// (`accounting.idle_policy`, `qemu.conf` `power_accounting_idle`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdlePolicy {
+    /// Idle energy is its own counter (`zone.<n>.accounted.idle`).
+    Apart,
+    /// Idle energy is shared among the running domains by vCPU count
+    /// (`energy.zone.<n>.idle`).
+    Vcpus,
+    /// A policy this tool does not know; shown raw.
+    Other(String),
+}
+
+impl IdlePolicy {
+    pub fn parse(s: &str) -> IdlePolicy {
+        match s {
+            "apart" => IdlePolicy::Apart,
+            "vcpus" => IdlePolicy::Vcpus,
+            other => IdlePolicy::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            IdlePolicy::Apart => "apart",
+            IdlePolicy::Vcpus => "vcpus",
+            IdlePolicy::Other(s) => s,
+        }
+    }
+}
+
 /// A domain's counter in one zone (`energy.zone.<n>.*`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DomainZone {
     pub name: String,
     /// Package number, -1 for platform zones.
     pub package: i64,
+    /// Everything attributed to the domain in the zone, idle part included.
     pub energy_uj: u64,
+    /// The part of `energy_uj` that is shared idle energy
+    /// (`energy.zone.<n>.idle`; 0 under the `apart` policy). `None` from a
+    /// daemon that does not report it.
+    pub idle_uj: Option<u64>,
+}
+
+impl DomainZone {
+    /// A top-level package zone; see [`NodeZone::is_package`].
+    pub fn is_package(&self) -> bool {
+        is_package_zone(&self.name)
+    }
 }
 
 /// The `energy.*` stats group of one domain.
@@ -126,6 +169,7 @@ impl DomainEnergy {
                     name: p.str(&key("name"))?.to_string(),
                     package: p.i64(&key("package")).unwrap_or(-1),
                     energy_uj: p.u64(&key("energy"))?,
+                    idle_uj: p.u64(&key("idle")),
                 })
             })
             .collect();
@@ -136,6 +180,19 @@ impl DomainEnergy {
             total_uj: p.u64("energy.total"),
             zones,
         })
+    }
+
+    /// The idle part of `total_uj`: the sum of the package zones' idle
+    /// counters, `None` if the daemon reports none.
+    pub fn total_idle_uj(&self) -> Option<u64> {
+        let mut idle = self
+            .zones
+            .iter()
+            .filter(|z| z.is_package())
+            .filter_map(|z| z.idle_uj)
+            .peekable();
+        idle.peek()?;
+        Some(idle.sum())
     }
 }
 
@@ -155,10 +212,27 @@ pub struct NodeZone {
     /// Raw `energy_uj`; wraps at `max_energy_range_uj`.
     pub energy_uj: Option<u64>,
     pub max_energy_range_uj: Option<u64>,
-    /// Accounting totals (`zone.<n>.accounted.*`), monotonic.
+    /// Accounting totals (`zone.<n>.accounted.*`), monotonic. Per zone,
+    /// measured = Σ running domains + departed + host + idle, and
+    /// unattributed = host + idle.
     pub measured_uj: Option<u64>,
     pub unattributed_uj: Option<u64>,
     pub departed_uj: Option<u64>,
+    /// Active energy no domain claimed (`.accounted.host`). A daemon that
+    /// does not keep idle energy apart reports only `.unattributed`; then
+    /// this is `.unattributed` and `idle_uj` is `None`.
+    pub host_uj: Option<u64>,
+    /// Idle energy kept as idle (`.accounted.idle`), not shared with
+    /// domains.
+    pub idle_uj: Option<u64>,
+    /// The zone's learned idle power (`.accounted.idle_power`, µW); `None`
+    /// while the daemon is still learning it, or from an older daemon.
+    pub idle_power_uw: Option<u64>,
+}
+
+/// See [`NodeZone::is_package`].
+fn is_package_zone(name: &str) -> bool {
+    name.starts_with("package-") && !name.contains('/')
 }
 
 impl NodeZone {
@@ -166,7 +240,13 @@ impl NodeZone {
     /// sums; not subzones (`package-0/dram`), not the MMIO view of the same
     /// package (`mmio:package-0`), not other zones (`psys`, `dram-0`).
     pub fn is_package(&self) -> bool {
-        self.name.starts_with("package-") && !self.name.contains('/')
+        is_package_zone(&self.name)
+    }
+
+    /// The daemon keeps this zone's idle energy apart from the host's
+    /// active energy (it reports `.accounted.idle`).
+    pub fn splits_idle(&self) -> bool {
+        self.idle_uj.is_some()
     }
 }
 
@@ -176,6 +256,8 @@ pub struct Accounting {
     pub tick: u64,
     pub interval_ms: Option<u64>,
     pub weight: Option<String>,
+    /// `None` from a daemon that does not split idle energy.
+    pub idle_policy: Option<IdlePolicy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -199,6 +281,11 @@ impl NodeSample {
                     measured_uj: p.u64(&key("accounted.measured")),
                     unattributed_uj: p.u64(&key("accounted.unattributed")),
                     departed_uj: p.u64(&key("accounted.departed")),
+                    host_uj: p
+                        .u64(&key("accounted.host"))
+                        .or_else(|| p.u64(&key("accounted.unattributed"))),
+                    idle_uj: p.u64(&key("accounted.idle")),
+                    idle_power_uw: p.u64(&key("accounted.idle_power")),
                 })
             })
             .collect();
@@ -206,6 +293,7 @@ impl NodeSample {
             tick,
             interval_ms: p.u64("accounting.interval"),
             weight: p.str("accounting.weight").map(str::to_string),
+            idle_policy: p.str("accounting.idle_policy").map(IdlePolicy::parse),
         });
         NodeSample { zones, accounting }
     }
@@ -246,6 +334,17 @@ fn watts(delta_uj: Option<u64>, interval_s: f64) -> Option<f64> {
     delta_uj.map(|d| d as f64 / 1e6 / interval_s)
 }
 
+/// The time the accounting counters grew over between two readings: the
+/// ticks they advanced by times the accounting interval. `None` when the
+/// tick did not advance (or went back: the daemon restarted) or the
+/// interval is unknown; the wall time is used then.
+pub fn accounted_seconds(prev_tick: u64, cur_tick: u64, interval_ms: Option<u64>) -> Option<f64> {
+    let ticks = cur_tick.checked_sub(prev_tick).filter(|&t| t > 0)?;
+    let ms = interval_ms.filter(|&ms| ms > 0)?;
+    // Precision: exact below 2^53 ms (285,000 years).
+    Some(ticks as f64 * ms as f64 / 1e3)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ZonePower {
     pub name: String,
@@ -254,6 +353,33 @@ pub struct ZonePower {
     pub measured_w: Option<f64>,
     pub unattributed_w: Option<f64>,
     pub departed_w: Option<f64>,
+    /// Active power no domain claimed; the unattributed power from a daemon
+    /// that does not keep idle energy apart.
+    pub host_w: Option<f64>,
+    /// Idle power kept as idle (not shared with domains).
+    pub idle_w: Option<f64>,
+    /// The zone's learned idle power in the current sample (not a
+    /// difference); `None` while it is being learned.
+    pub idle_power_w: Option<f64>,
+}
+
+/// A domain's power in one zone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainZonePower {
+    pub name: String,
+    /// Package number, -1 for platform zones.
+    pub package: i64,
+    /// The domain's counter in the current sample.
+    pub energy_uj: u64,
+    pub w: Option<f64>,
+    /// The part of `w` that is shared idle power (`vcpus` policy).
+    pub idle_w: Option<f64>,
+}
+
+impl DomainZonePower {
+    pub fn is_package(&self) -> bool {
+        is_package_zone(&self.name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -263,18 +389,53 @@ pub struct DomainPower {
     pub package_w: Option<f64>,
     /// Share of the host's package power, percent.
     pub share_pct: Option<f64>,
-    pub zones: Vec<(String, Option<f64>)>,
+    /// The part of `package_w` that is shared idle power: the package
+    /// zones' `energy.zone.<n>.idle`.
+    pub idle_w: Option<f64>,
+    /// Seconds the domain's watts are over: its `energy.tick` advance times
+    /// the accounting interval, else the wall time.
+    pub interval_s: f64,
+    pub zones: Vec<DomainZonePower>,
 }
 
-/// Power between two samples: counter deltas over the wall time between
-/// them.
+impl DomainPower {
+    pub fn zone(&self, name: &str) -> Option<&DomainZonePower> {
+        self.zones.iter().find(|z| z.name == name)
+    }
+
+    /// The package zones the domain has energy in (a counter above 0),
+    /// ordered as the daemon lists them.
+    pub fn packages(&self) -> Vec<&DomainZonePower> {
+        self.zones
+            .iter()
+            .filter(|z| z.is_package() && z.energy_uj > 0)
+            .collect()
+    }
+}
+
+/// Power between two samples. Accounting counters only grow at an
+/// accounting tick, so their deltas are divided by the ticks they advanced
+/// by times the accounting interval; without a tick advance (no accounting,
+/// a refresh shorter than the accounting interval) by the wall time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Power {
+    /// Wall time between the two samples.
     pub interval_s: f64,
+    /// Accounting ticks the host counters advanced by (`accounting.tick`).
+    pub ticks: Option<u64>,
+    /// `ticks` × `accounting.interval`, the seconds the host's accounting
+    /// counters grew over; `None` when the tick did not advance.
+    pub accounted_s: Option<f64>,
     /// Sum over the host's package zones ([`NodeZone::is_package`]).
     pub host_package_w: Option<f64>,
     /// Unattributed power summed over the same package zones.
     pub host_unattributed_w: Option<f64>,
+    /// Host (active, no domain) power over the package zones.
+    pub host_active_w: Option<f64>,
+    /// Idle power kept as idle over the package zones.
+    pub host_idle_w: Option<f64>,
+    /// Learned idle power over the package zones, when known for all.
+    pub host_idle_power_w: Option<f64>,
     pub zones: Vec<ZonePower>,
     pub domains: Vec<DomainPower>,
 }
@@ -289,40 +450,75 @@ impl Power {
     }
 }
 
+fn accounting(s: &Sample) -> Option<&Accounting> {
+    s.node.as_ref().ok()?.accounting.as_ref()
+}
+
 pub fn power(prev: &Sample, cur: &Sample) -> Power {
-    let interval_s = cur.monotonic_s - prev.monotonic_s;
+    let wall_s = cur.monotonic_s - prev.monotonic_s;
+    let (pa, ca) = (accounting(prev), accounting(cur));
+    let interval_ms = ca.and_then(|a| a.interval_ms);
+    let ticks = pa.zip(ca).and_then(|(p, c)| counter_delta(p.tick, c.tick));
+    let accounted_s = pa
+        .zip(ca)
+        .and_then(|(p, c)| accounted_seconds(p.tick, c.tick, interval_ms));
+    let acc_s = accounted_s.unwrap_or(wall_s);
     let mut zones = Vec::new();
     let mut host_package_w = None;
     let mut host_unattributed_w = None;
+    let mut host_active_w = None;
+    let mut host_idle_w = None;
+    let mut host_idle_power_w = None;
     if let (Ok(pn), Ok(cn)) = (&prev.node, &cur.node) {
+        let add = |sum: Option<f64>, w: Option<f64>| Some(sum? + w?);
         let mut package_sum = Some(0.0);
         let mut unattributed_sum = Some(0.0);
+        let mut active_sum = Some(0.0);
+        let mut idle_sum = Some(0.0);
+        let mut idle_power_sum = Some(0.0);
         let mut any_package = false;
         for cz in &cn.zones {
             let pz = pn.zones.iter().find(|z| z.name == cz.name);
-            let acc =
-                |f: fn(&NodeZone) -> Option<u64>| pz.and_then(|pz| counter_delta(f(pz)?, f(cz)?));
-            let measured_uj = pz.and_then(|pz| match (pz.measured_uj, cz.measured_uj) {
-                (Some(p), Some(c)) => counter_delta(p, c),
-                _ => wrapping_delta(pz.energy_uj?, cz.energy_uj?, cz.max_energy_range_uj),
-            });
+            let acc = |f: fn(&NodeZone) -> Option<u64>| {
+                watts(pz.and_then(|pz| counter_delta(f(pz)?, f(cz)?)), acc_s)
+            };
+            let measured_w = match pz {
+                Some(pz) => match (pz.measured_uj, cz.measured_uj) {
+                    (Some(p), Some(c)) => watts(counter_delta(p, c), acc_s),
+                    _ => watts(
+                        pz.energy_uj
+                            .zip(cz.energy_uj)
+                            .and_then(|(p, c)| wrapping_delta(p, c, cz.max_energy_range_uj)),
+                        wall_s,
+                    ),
+                },
+                None => None,
+            };
             let zp = ZonePower {
                 name: cz.name.clone(),
-                measured_w: watts(measured_uj, interval_s),
-                unattributed_w: watts(acc(|z| z.unattributed_uj), interval_s),
-                departed_w: watts(acc(|z| z.departed_uj), interval_s),
+                measured_w,
+                unattributed_w: acc(|z| z.unattributed_uj),
+                departed_w: acc(|z| z.departed_uj),
+                host_w: acc(|z| z.host_uj),
+                idle_w: acc(|z| z.idle_uj),
+                idle_power_w: cz.idle_power_uw.map(|uw| uw as f64 / 1e6),
             };
             if cz.is_package() {
                 any_package = true;
-                let add = |sum: Option<f64>, w: Option<f64>| Some(sum? + w?);
                 package_sum = add(package_sum, zp.measured_w);
                 unattributed_sum = add(unattributed_sum, zp.unattributed_w);
+                active_sum = add(active_sum, zp.host_w);
+                idle_sum = add(idle_sum, zp.idle_w);
+                idle_power_sum = add(idle_power_sum, zp.idle_power_w);
             }
             zones.push(zp);
         }
         if any_package {
             host_package_w = package_sum;
             host_unattributed_w = unattributed_sum;
+            host_active_w = active_sum;
+            host_idle_w = idle_sum;
+            host_idle_power_w = idle_power_sum;
         }
     }
     let domains = cur
@@ -335,15 +531,18 @@ pub fn power(prev: &Sample, cur: &Sample) -> Power {
                 .find(|d| d.uuid == cd.uuid)
                 .and_then(|d| d.energy.as_ref());
             let ce = cd.energy.as_ref();
-            let package_w = match (pe, ce) {
-                (Some(pe), Some(ce)) => watts(
-                    pe.total_uj
-                        .zip(ce.total_uj)
-                        .and_then(|(p, c)| counter_delta(p, c)),
-                    interval_s,
-                ),
-                _ => None,
+            // The domain's own tick: its stats are read before the host's,
+            // and a tick may fall in between.
+            let interval_s = pe
+                .zip(ce)
+                .and_then(|(p, c)| accounted_seconds(p.tick?, c.tick?, interval_ms))
+                .unwrap_or(wall_s);
+            let delta = |f: fn(&DomainEnergy) -> Option<u64>| {
+                let (p, c) = pe.zip(ce)?;
+                counter_delta(f(p)?, f(c)?)
             };
+            let package_w = watts(delta(|e| e.total_uj), interval_s);
+            let idle_w = watts(delta(DomainEnergy::total_idle_uj), interval_s);
             let share_pct = match (package_w, host_package_w) {
                 (Some(d), Some(h)) if h > 0.0 => Some(d / h * 100.0),
                 _ => None,
@@ -355,7 +554,14 @@ pub fn power(prev: &Sample, cur: &Sample) -> Power {
                         .map(|cz| {
                             let pz = pe.and_then(|pe| pe.zones.iter().find(|z| z.name == cz.name));
                             let d = pz.and_then(|pz| counter_delta(pz.energy_uj, cz.energy_uj));
-                            (cz.name.clone(), watts(d, interval_s))
+                            let idle = pz.and_then(|pz| counter_delta(pz.idle_uj?, cz.idle_uj?));
+                            DomainZonePower {
+                                name: cz.name.clone(),
+                                package: cz.package,
+                                energy_uj: cz.energy_uj,
+                                w: watts(d, interval_s),
+                                idle_w: watts(idle, interval_s),
+                            }
                         })
                         .collect()
                 })
@@ -364,14 +570,21 @@ pub fn power(prev: &Sample, cur: &Sample) -> Power {
                 uuid: cd.uuid.clone(),
                 package_w,
                 share_pct,
+                idle_w,
+                interval_s,
                 zones,
             }
         })
         .collect();
     Power {
-        interval_s,
+        interval_s: wall_s,
+        ticks,
+        accounted_s,
         host_package_w,
         host_unattributed_w,
+        host_active_w,
+        host_idle_w,
+        host_idle_power_w,
         zones,
         domains,
     }
@@ -380,6 +593,11 @@ pub fn power(prev: &Sample, cur: &Sample) -> Power {
 /// µJ as exact decimal joules (`1234567` -> `1.234567`), no float rounding.
 pub fn uj_as_joules(uj: u64) -> String {
     format!("{}.{:06}", uj / 1_000_000, uj % 1_000_000)
+}
+
+/// µW as exact decimal watts.
+pub fn uw_as_watts(uw: u64) -> String {
+    uj_as_joules(uw)
 }
 
 /// ns as exact decimal seconds.
@@ -395,25 +613,43 @@ pub(crate) mod tests {
         TypedValue::String(v.to_string())
     }
 
-    /// Domain params as the contract describes them.
+    /// Domain params of a daemon without idle accounting (tick 42).
     pub(crate) fn domain_params(total_uj: u64, zones: &[(&str, i32, u64)], weight: u64) -> Params {
+        let zones: Vec<DomZone> = zones.iter().map(|&(n, p, e)| (n, p, e, None)).collect();
+        domain_params_at(42, total_uj, &zones, weight)
+    }
+
+    /// One zone of a domain: name, package, energy µJ, idle µJ (`None`:
+    /// the field is absent).
+    pub(crate) type DomZone<'a> = (&'a str, i32, u64, Option<u64>);
+
+    /// Domain params as virHostPowerAccountingDomainStats lists them.
+    pub(crate) fn domain_params_at(
+        tick: u64,
+        total_uj: u64,
+        zones: &[DomZone],
+        weight: u64,
+    ) -> Params {
         let mut v = vec![
             ("energy.weight".to_string(), s("cycles")),
             (
                 "energy.weight.value".to_string(),
                 TypedValue::ULLong(weight),
             ),
-            ("energy.tick".to_string(), TypedValue::ULLong(42)),
+            ("energy.tick".to_string(), TypedValue::ULLong(tick)),
             ("energy.total".to_string(), TypedValue::ULLong(total_uj)),
             (
                 "energy.zone.count".to_string(),
                 TypedValue::UInt(u32::try_from(zones.len()).unwrap()),
             ),
         ];
-        for (n, (name, pkg, e)) in zones.iter().enumerate() {
+        for (n, (name, pkg, e, idle)) in zones.iter().enumerate() {
             v.push((format!("energy.zone.{n}.name"), s(name)));
             v.push((format!("energy.zone.{n}.package"), TypedValue::Int(*pkg)));
             v.push((format!("energy.zone.{n}.energy"), TypedValue::ULLong(*e)));
+            if let Some(idle) = idle {
+                v.push((format!("energy.zone.{n}.idle"), TypedValue::ULLong(*idle)));
+            }
         }
         Params(v)
     }
@@ -460,6 +696,45 @@ pub(crate) mod tests {
             v.push(("accounting.tick".to_string(), TypedValue::ULLong(tick)));
             v.push(("accounting.interval".to_string(), TypedValue::UInt(1000)));
             v.push(("accounting.weight".to_string(), s("cycles")));
+        }
+        Params(v)
+    }
+
+    /// Accounting totals of one zone from a daemon that keeps idle energy
+    /// apart, in µJ: measured, departed, host, idle, and the idle power in
+    /// µW once learned. Unattributed is host + idle, as the daemon reports.
+    pub(crate) type AccountedIdle = (u64, u64, u64, u64, Option<u64>);
+
+    /// Node params in the daemon's order: the zones, then the accounting
+    /// fields (tick, `interval_ms`, the idle policy) and per zone the
+    /// accounted counters.
+    pub(crate) fn node_params_idle(
+        zones: &[(&str, i32, u64)],
+        tick: u64,
+        interval_ms: u32,
+        policy: &str,
+        acc: &[AccountedIdle],
+    ) -> Params {
+        let mut v = node_params(zones, None).0;
+        v.push(("accounting.tick".to_string(), TypedValue::ULLong(tick)));
+        v.push((
+            "accounting.interval".to_string(),
+            TypedValue::UInt(interval_ms),
+        ));
+        v.push(("accounting.weight".to_string(), s("cpu_time")));
+        v.push(("accounting.idle_policy".to_string(), s(policy)));
+        for (n, &(measured, departed, host, idle, idle_power)) in acc.iter().enumerate() {
+            let mut f = |what: &str, uj: u64| {
+                v.push((format!("zone.{n}.accounted.{what}"), TypedValue::ULLong(uj)));
+            };
+            f("measured", measured);
+            f("unattributed", host + idle);
+            f("departed", departed);
+            f("idle", idle);
+            f("host", host);
+            if let Some(uw) = idle_power {
+                f("idle_power", uw);
+            }
         }
         Params(v)
     }
@@ -542,6 +817,264 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn node_params_with_idle_accounting() {
+        let zones = [("package-0", 0, 10), ("package-1", 1, 20), ("psys", -1, 30)];
+        let acc: &[AccountedIdle] = &[
+            (100, 1, 10, 20, Some(12_500_000)),
+            (200, 0, 5, 30, None),
+            (300, 0, 7, 0, None),
+        ];
+        let n = NodeSample::from_params(&node_params_idle(&zones, 9, 500, "vcpus", acc));
+        let a = n.accounting.as_ref().unwrap();
+        assert_eq!(a.idle_policy, Some(IdlePolicy::Vcpus));
+        assert_eq!(a.weight.as_deref(), Some("cpu_time"));
+        assert_eq!(a.interval_ms, Some(500));
+        let z0 = &n.zones[0];
+        assert_eq!(
+            (
+                z0.measured_uj,
+                z0.unattributed_uj,
+                z0.departed_uj,
+                z0.host_uj,
+                z0.idle_uj,
+                z0.idle_power_uw
+            ),
+            (
+                Some(100),
+                Some(30),
+                Some(1),
+                Some(10),
+                Some(20),
+                Some(12_500_000)
+            )
+        );
+        assert!(z0.splits_idle());
+        // Still learning: no idle_power field.
+        assert_eq!(n.zones[1].idle_power_uw, None);
+        assert_eq!(n.zones[1].idle_uj, Some(30));
+        assert_eq!(n.zones[2].host_uj, Some(7));
+        assert_eq!(IdlePolicy::parse("apart"), IdlePolicy::Apart);
+        assert_eq!(IdlePolicy::parse("later").as_str(), "later");
+    }
+
+    #[test]
+    fn older_daemon_host_is_unattributed_and_idle_unknown() {
+        let n = NodeSample::from_params(&node_params(
+            &[("package-0", 0, 10)],
+            Some((7, &[(100, 5, 1)])),
+        ));
+        assert_eq!(n.accounting.as_ref().unwrap().idle_policy, None);
+        let z = &n.zones[0];
+        assert_eq!(
+            (z.host_uj, z.idle_uj, z.idle_power_uw),
+            (Some(5), None, None)
+        );
+        assert!(!z.splits_idle());
+        // Accounting off: nothing to fall back on.
+        let off = NodeSample::from_params(&node_params(&[("package-0", 0, 10)], None));
+        assert_eq!((off.zones[0].host_uj, off.zones[0].idle_uj), (None, None));
+        // A domain without `energy.zone.<n>.idle`.
+        let d = DomainEnergy::from_params(&domain_params(5, &[("package-0", 0, 5)], 1)).unwrap();
+        assert_eq!(d.zones[0].idle_uj, None);
+        assert_eq!(d.total_idle_uj(), None);
+    }
+
+    #[test]
+    fn domain_idle_fields_parse_and_sum_over_packages() {
+        let p = domain_params_at(
+            3,
+            90,
+            &[
+                ("package-0", 0, 50, Some(10)),
+                ("package-1", 1, 40, Some(2)),
+                ("package-1/dram", 1, 8, Some(4)),
+            ],
+            1,
+        );
+        let e = DomainEnergy::from_params(&p).unwrap();
+        assert_eq!(e.zones[1].idle_uj, Some(2));
+        assert!(e.zones[1].is_package() && !e.zones[2].is_package());
+        // The subzone's idle part is not in the package total.
+        assert_eq!(e.total_idle_uj(), Some(12));
+    }
+
+    /// Two packages under the vcpus policy; the domains' counters, the
+    /// host's and the idle energy add up to the measured energy in both
+    /// samples, as the daemon guarantees.
+    pub(crate) fn two_package_samples(t1_s: f64, tick1: u64) -> (Sample, Sample) {
+        let zones = [("package-0", 0, 0), ("package-1", 1, 0)];
+        let n0 = node_params_idle(
+            &zones,
+            10,
+            500,
+            "vcpus",
+            &[
+                (100_000_000, 0, 10_000_000, 20_000_000, None),
+                (200_000_000, 0, 5_000_000, 30_000_000, None),
+            ],
+        );
+        let n1 = node_params_idle(
+            &zones,
+            tick1,
+            500,
+            "vcpus",
+            &[
+                (140_000_000, 0, 14_000_000, 26_000_000, Some(3_000_000)),
+                (220_000_000, 0, 7_000_000, 31_000_000, None),
+            ],
+        );
+        let a0 = domain_params_at(
+            10,
+            90_000_000,
+            &[
+                ("package-0", 0, 50_000_000, Some(10_000_000)),
+                ("package-1", 1, 40_000_000, Some(2_000_000)),
+            ],
+            1,
+        );
+        let a1 = domain_params_at(
+            tick1,
+            120_000_000,
+            &[
+                ("package-0", 0, 70_000_000, Some(15_000_000)),
+                ("package-1", 1, 50_000_000, Some(3_000_000)),
+            ],
+            2,
+        );
+        let b0 = domain_params_at(
+            10,
+            145_000_000,
+            &[
+                ("package-0", 0, 20_000_000, Some(4_000_000)),
+                ("package-1", 1, 125_000_000, Some(1_000_000)),
+            ],
+            1,
+        );
+        let b1 = domain_params_at(
+            tick1,
+            162_000_000,
+            &[
+                ("package-0", 0, 30_000_000, Some(9_000_000)),
+                ("package-1", 1, 132_000_000, Some(2_000_000)),
+            ],
+            2,
+        );
+        let s0 = sample(
+            0.0,
+            vec![dom("a", "u-a", &a0), dom("b", "u-b", &b0)],
+            Ok(NodeSample::from_params(&n0)),
+        );
+        let s1 = sample(
+            t1_s,
+            vec![dom("a", "u-a", &a1), dom("b", "u-b", &b1)],
+            Ok(NodeSample::from_params(&n1)),
+        );
+        for s in [&s0, &s1] {
+            let n = s.node.as_ref().unwrap();
+            for z in &n.zones {
+                let domains: u64 = s
+                    .domains
+                    .iter()
+                    .map(|d| d.energy.as_ref().unwrap())
+                    .map(|e| e.zones.iter().find(|x| x.name == z.name).unwrap().energy_uj)
+                    .sum();
+                let rest = z.departed_uj.unwrap() + z.host_uj.unwrap() + z.idle_uj.unwrap();
+                assert_eq!(
+                    domains + rest,
+                    z.measured_uj.unwrap(),
+                    "fixture: {}",
+                    z.name
+                );
+            }
+        }
+        (s0, s1)
+    }
+
+    #[test]
+    fn watts_of_host_idle_and_domains_over_accounting_ticks() {
+        // 2.3 s of wall time, but the counters grew over 4 ticks of 500 ms.
+        let (s0, s1) = two_package_samples(2.3, 14);
+        let pw = power(&s0, &s1);
+        assert_eq!(pw.interval_s, 2.3);
+        assert_eq!((pw.ticks, pw.accounted_s), (Some(4), Some(2.0)));
+        let z0 = pw.zone("package-0").unwrap();
+        assert_eq!(
+            (
+                z0.measured_w,
+                z0.host_w,
+                z0.idle_w,
+                z0.departed_w,
+                z0.unattributed_w
+            ),
+            (Some(20.0), Some(2.0), Some(3.0), Some(0.0), Some(5.0))
+        );
+        assert_eq!(z0.idle_power_w, Some(3.0));
+        assert_eq!(pw.zone("package-1").unwrap().idle_power_w, None);
+        assert_eq!(pw.host_package_w, Some(30.0));
+        assert_eq!(pw.host_active_w, Some(3.0));
+        assert_eq!(pw.host_idle_w, Some(3.5));
+        assert_eq!(pw.host_unattributed_w, Some(6.5));
+        // One package is still learning: no host-wide idle power.
+        assert_eq!(pw.host_idle_power_w, None);
+
+        let a = pw.domain("u-a").unwrap();
+        assert_eq!(a.interval_s, 2.0);
+        assert_eq!((a.package_w, a.idle_w), (Some(15.0), Some(3.0)));
+        assert_eq!(a.share_pct, Some(50.0));
+        let split: Vec<(i64, Option<f64>, Option<f64>)> = a
+            .packages()
+            .iter()
+            .map(|z| (z.package, z.w, z.idle_w))
+            .collect();
+        assert_eq!(
+            split,
+            [(0, Some(10.0), Some(2.5)), (1, Some(5.0), Some(0.5))]
+        );
+        // The identity in watts, per zone.
+        for z in &pw.zones {
+            let domains: f64 = pw
+                .domains
+                .iter()
+                .map(|d| d.zone(&z.name).unwrap().w.unwrap())
+                .sum();
+            let rest = z.departed_w.unwrap() + z.host_w.unwrap() + z.idle_w.unwrap();
+            assert_eq!(domains + rest, z.measured_w.unwrap(), "{}", z.name);
+        }
+    }
+
+    #[test]
+    fn tick_that_did_not_advance_falls_back_to_wall_time() {
+        assert_eq!(accounted_seconds(3, 5, Some(1500)), Some(3.0));
+        assert_eq!(accounted_seconds(5, 5, Some(1000)), None);
+        // The daemon restarted: its tick began again.
+        assert_eq!(accounted_seconds(9, 2, Some(1000)), None);
+        assert_eq!(accounted_seconds(1, 2, None), None);
+        assert_eq!(accounted_seconds(1, 2, Some(0)), None);
+
+        let (s0, mut s1) = two_package_samples(4.0, 10);
+        // The counters cannot grow without a tick; these do in the fixture,
+        // which shows the divisor used.
+        let pw = power(&s0, &s1);
+        assert_eq!((pw.ticks, pw.accounted_s), (Some(0), None));
+        assert_eq!(pw.zone("package-0").unwrap().measured_w, Some(10.0));
+        assert_eq!(pw.domain("u-a").unwrap().interval_s, 4.0);
+        assert_eq!(pw.domain("u-a").unwrap().package_w, Some(7.5));
+
+        // A domain whose stats were read before a tick that the host's
+        // counters already include: each is divided by its own ticks.
+        let a = s1.domains.iter_mut().find(|d| d.uuid == "u-a").unwrap();
+        a.energy.as_mut().unwrap().tick = Some(13);
+        if let Ok(n) = &mut s1.node {
+            n.accounting.as_mut().unwrap().tick = 14;
+        }
+        let pw = power(&s0, &s1);
+        assert_eq!(pw.accounted_s, Some(2.0));
+        assert_eq!(pw.domain("u-a").unwrap().interval_s, 1.5);
+        assert_eq!(pw.domain("u-a").unwrap().package_w, Some(20.0));
+        assert_eq!(pw.domain("u-b").unwrap().interval_s, 4.0);
+    }
+
+    #[test]
     fn package_zones_exclude_subzones_mmio_and_platform() {
         let z = |name: &str, package| NodeZone {
             name: name.into(),
@@ -572,13 +1105,30 @@ pub(crate) mod tests {
         assert_eq!(pw.zone("package-0").unwrap().unattributed_w, Some(1.0));
         assert_eq!(pw.zone("package-0").unwrap().departed_w, Some(0.5));
         assert_eq!(pw.zone("package-0/dram").unwrap().measured_w, Some(2.0));
+        // An older daemon: host is the unattributed power, idle unknown.
+        assert_eq!(pw.zone("package-0").unwrap().host_w, Some(1.0));
+        assert_eq!(pw.zone("package-0").unwrap().idle_w, None);
+        assert_eq!(pw.host_active_w, Some(1.0));
+        assert_eq!(pw.host_idle_w, None);
+        assert_eq!(pw.host_idle_power_w, None);
+        assert_eq!((pw.ticks, pw.accounted_s), (Some(2), Some(2.0)));
         // Only the package zone counts for the host package power.
         assert_eq!(pw.host_package_w, Some(20.0));
         assert_eq!(pw.host_unattributed_w, Some(1.0));
         let d = pw.domain("u-a").unwrap();
         assert_eq!(d.package_w, Some(10.0));
         assert_eq!(d.share_pct, Some(50.0));
-        assert_eq!(d.zones, vec![("package-0".to_string(), Some(10.0))]);
+        assert_eq!(
+            d.zones,
+            vec![DomainZonePower {
+                name: "package-0".to_string(),
+                package: 0,
+                energy_uj: 21_000_000,
+                w: Some(10.0),
+                idle_w: None,
+            }]
+        );
+        assert_eq!(d.idle_w, None);
     }
 
     #[test]
@@ -598,7 +1148,7 @@ pub(crate) mod tests {
         let d = pw.domain("u").unwrap();
         assert_eq!(d.package_w, None);
         assert_eq!(d.share_pct, None);
-        assert_eq!(d.zones[0].1, None);
+        assert_eq!(d.zones[0].w, None);
         // The raw node counter wrapped at max_energy_range: still positive.
         let w = pw.zone("package-0").unwrap().measured_w.unwrap();
         assert!(w > 0.0, "{w}");
@@ -627,6 +1177,7 @@ pub(crate) mod tests {
         assert_eq!(uj_as_joules(0), "0.000000");
         assert_eq!(uj_as_joules(1_234_567), "1.234567");
         assert_eq!(uj_as_joules(u64::MAX), "18446744073709.551615");
+        assert_eq!(uw_as_watts(12_500_000), "12.500000");
         assert_eq!(ns_as_seconds(1_500_000_000), "1.500000000");
     }
 }

@@ -43,6 +43,15 @@ fn top_json_on_the_test_driver_says_accounting_is_off() {
         let zones = v["zones"].as_array().unwrap();
         assert!(zones.iter().any(|z| z["name"] == "package-0"), "{line}");
         assert!(zones.iter().all(|z| z["measured_uj"].is_null()), "{line}");
+        // No accounting: no host/idle split, and power over the wall time.
+        for key in ["host_uj", "idle_uj", "idle_power_uw", "host_w", "idle_w"] {
+            assert!(zones.iter().all(|z| z[key].is_null()), "{key}: {line}");
+        }
+        assert!(v["ticks"].is_null() && v["accounted_s"].is_null(), "{line}");
+        assert!(v["accounting"]["idle_policy"].is_null(), "{line}");
+        assert!(v["host"]["host_w"].is_null(), "{line}");
+        assert!(v["host"]["idle_w"].is_null(), "{line}");
+        assert!(v["host"]["package_w"].as_f64().is_some(), "{line}");
         let domains = v["domains"].as_array().unwrap();
         let test = domains.iter().find(|d| d["name"] == "test").expect(line);
         assert_eq!(test["energy"], false);
@@ -60,6 +69,10 @@ fn top_text_without_a_terminal_has_no_escapes() {
     let t = String::from_utf8(out.stdout).unwrap();
     assert!(!t.contains('\x1b'), "{t:?}");
     assert!(t.contains("accounting: off"), "{t}");
+    // No idle split: the older host line and zone columns.
+    assert!(t.contains("host: package "), "{t}");
+    assert!(t.contains(" W, unattributed - W\n"), "{t}");
+    assert!(!t.contains("IDLE"), "{t}");
     assert!(t.lines().any(|l| l.starts_with("package-0 ")), "{t}");
     assert!(
         t.lines()
@@ -88,6 +101,12 @@ fn exporter_once_exports_node_zones_without_accounting() {
     assert!(t.contains("\nvirt_power_accounting_enabled 0\n"), "{t}");
     assert!(!t.contains("unattributed"), "{t}");
     assert!(!t.contains("virt_power_accounting_ticks_total"), "{t}");
+    // No accounting: no host or idle families.
+    assert!(!t.contains("idle"), "{t}");
+    assert!(
+        !t.contains("virt_power_zone_host_energy_joules_total"),
+        "{t}"
+    );
     // No energy group on the test driver: no domain series.
     assert!(!t.contains("virt_power_domain_"), "{t}");
 }

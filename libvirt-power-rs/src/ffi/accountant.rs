@@ -238,6 +238,22 @@ pub unsafe extern "C" fn lvp_accountant_domain_energy(
     zone: *const c_char,
     out_uj: *mut u64,
 ) -> lvp_result {
+    // SAFETY: forwarded contract.
+    unsafe { domain_zone_value(acc, id, zone, out_uj, Accountant::domain_energy_uj) }
+}
+
+/// One of a domain's per-zone counters (`get`) into `out_uj`: the body of
+/// the domain energy getters. Before the first tick a known domain has 0.
+///
+/// # Safety
+/// `acc` is live; strings NUL-terminated; `out_uj` valid.
+unsafe fn domain_zone_value(
+    acc: *const lvp_accountant,
+    id: *const c_char,
+    zone: *const c_char,
+    out_uj: *mut u64,
+    get: fn(&Accountant, &str, &str) -> Option<u64>,
+) -> lvp_result {
     guard(|| {
         // SAFETY: forwarded contract.
         let acc = unsafe { try_ref_from_ptr(acc) }?;
@@ -250,8 +266,7 @@ pub unsafe extern "C" fn lvp_accountant_domain_energy(
         }
         let a = acc.lock().unwrap_or_else(|p| p.into_inner());
         check_zone(&a, zone)?;
-        // Before the first tick a known domain has 0 µJ.
-        let uj = match a.domain_energy_uj(id, zone) {
+        let uj = match get(&a, id, zone) {
             Some(v) => v,
             None if a.domain_weight(id).is_some() => 0,
             None => return Err(no_domain(id)),
@@ -519,27 +534,8 @@ pub unsafe extern "C" fn lvp_accountant_domain_idle_energy(
     zone: *const c_char,
     out_uj: *mut u64,
 ) -> lvp_result {
-    guard(|| {
-        // SAFETY: forwarded contract.
-        let acc = unsafe { try_ref_from_ptr(acc) }?;
-        // SAFETY: forwarded contract.
-        let id = unsafe { str_arg(id, "id") }?;
-        // SAFETY: forwarded contract.
-        let zone = unsafe { str_arg(zone, "zone") }?;
-        if out_uj.is_null() {
-            return Err(null("out_uj"));
-        }
-        let a = acc.lock().unwrap_or_else(|p| p.into_inner());
-        check_zone(&a, zone)?;
-        let uj = match a.domain_idle_uj(id, zone) {
-            Some(v) => v,
-            None if a.domain_weight(id).is_some() => 0,
-            None => return Err(no_domain(id)),
-        };
-        // SAFETY: out_uj is non-NULL and valid.
-        unsafe { *out_uj = uj };
-        Ok(())
-    })
+    // SAFETY: forwarded contract.
+    unsafe { domain_zone_value(acc, id, zone, out_uj, Accountant::domain_idle_uj) }
 }
 
 /// Sets what happens to idle energy from the next tick on (an

@@ -190,6 +190,20 @@ struct EventConfig {
     exclude_kernel: bool,
 }
 
+/// Options of a counting (not sampling) counter, enabled at once, that
+/// reads its enabled and running times (for scaling when multiplexed).
+pub(super) fn counting_opts() -> Opts {
+    Opts {
+        stat_format: StatFormat {
+            time_enabled: true,
+            time_running: true,
+            ..StatFormat::default()
+        },
+        enable: true,
+        ..Opts::default()
+    }
+}
+
 /// Opens a counting (not sampling) counter of `kind` on thread `tid` (0 is the
 /// calling thread), any CPU, enabled at once, reading enabled/running times.
 fn open_task_counter(cfg: EventConfig, tid: i32, inherit: bool) -> io::Result<Counter> {
@@ -201,13 +215,7 @@ fn open_task_counter(cfg: EventConfig, tid: i32, inherit: bool) -> io::Result<Co
             ..Priv::default()
         },
         inherit: inherit.then_some(Inherit::NewChild),
-        stat_format: StatFormat {
-            time_enabled: true,
-            time_running: true,
-            ..StatFormat::default()
-        },
-        enable: true,
-        ..Opts::default()
+        ..counting_opts()
     };
     let target = (Proc(tid), Cpu::ALL);
     match cfg.kind {

@@ -10,11 +10,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use perf_event_open::config::{Cpu, Opts, Proc, StatFormat};
+use perf_event_open::config::{Cpu, Proc};
 use perf_event_open::count::Counter;
 use perf_event_open::event::hw::Hardware;
 
-use super::process::scale_count;
+use super::process::{counting_opts, scale_count};
 use super::{PerfError, PerfTarget, open_error};
 
 /// One cycles counter per CPU, counting everything on it.
@@ -36,15 +36,7 @@ impl fmt::Debug for SystemCycles {
 impl SystemCycles {
     /// Opens a counter on each of `cpus`.
     pub fn open(cpus: impl IntoIterator<Item = u32>) -> Result<SystemCycles, PerfError> {
-        let opts = Opts {
-            stat_format: StatFormat {
-                time_enabled: true,
-                time_running: true,
-                ..StatFormat::default()
-            },
-            enable: true,
-            ..Opts::default()
-        };
+        let opts = counting_opts();
         let mut counters = Vec::new();
         for cpu in cpus {
             let counter = Counter::new(Hardware::CpuCycle, (Cpu(cpu), Proc::ALL), &opts)

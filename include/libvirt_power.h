@@ -412,7 +412,9 @@ typedef struct lvp_host_state {
 } lvp_host_state;
 
 /*
- One CPU's frequency state.
+ One CPU's frequency state. An offline CPU (`online` 0) has no ids
+ (-1), its policy number if it has one, and no frequency data (zeros and
+ empty names).
  */
 typedef struct lvp_cpu_state {
   /*
@@ -467,6 +469,10 @@ typedef struct lvp_cpu_state {
    Energy-performance preference, empty if none.
    */
   char epp[LVP_NAME_MAX];
+  /*
+   1 if the CPU is online, 0 if it is offline.
+   */
+  int32_t online;
 } lvp_cpu_state;
 
 /*
@@ -793,7 +799,8 @@ void lvp_snapshot_free(struct lvp_snapshot *snap);
 lvp_result lvp_snapshot_host(const struct lvp_snapshot *snap, struct lvp_host_state *out);
 
 /*
- Number of online CPUs in the snapshot.
+ Number of CPUs in the snapshot: the present ones, online or offline
+ (`lvp_cpu_state.online`).
 
  # Safety
  `snap` is NULL or live.
@@ -801,7 +808,7 @@ lvp_result lvp_snapshot_host(const struct lvp_snapshot *snap, struct lvp_host_st
 size_t lvp_snapshot_cpu_count(const struct lvp_snapshot *snap);
 
 /*
- The state of the `idx`-th online CPU.
+ The state of the `idx`-th CPU (in CPU order, offline ones included).
 
  # Safety
  `snap` is live; `out` is valid.
@@ -811,7 +818,8 @@ lvp_result lvp_snapshot_cpu(const struct lvp_snapshot *snap, size_t idx, struct 
 /*
  A list belonging to the `idx`-th CPU's policy, space-separated:
  `what` 0 = available governors, 1 = available frequencies (kHz),
- 2 = available energy-performance preferences.
+ 2 = available energy-performance preferences; empty for an offline
+ CPU.
 
  # Safety
  `snap` is live; `buf` NULL or valid for `len`; `out_n` valid.

@@ -190,12 +190,16 @@ enum SetCmd {
 enum SimCmd {
     /// Write a simulated sysfs tree
     Create {
-        /// One of: acpi-cpufreq, intel-pstate-active, intel-pstate-passive, amd-pstate-epp, two-socket, bios-locked, large
+        /// One of: acpi-cpufreq, intel-pstate-active, intel-pstate-passive, amd-pstate-epp, two-socket, two-socket-smt, two-socket-smt-offline, bios-locked, large
         #[arg(long)]
         preset: String,
         /// CPU count for the `large` preset
         #[arg(long)]
         cpus: Option<u32>,
+        /// CPUs that start offline, as a CPU list (`5,13` or `8-15`; not
+        /// CPU 0), added to those of the preset
+        #[arg(long)]
+        offline: Option<String>,
         /// Directory to create (must be absent or empty)
         dir: PathBuf,
     },
@@ -418,20 +422,39 @@ fn run(cmd: HostCmd) -> Result<(), String> {
             count,
         } => energy(&host.open().map_err(e)?, interval, count)?,
         HostCmd::Sim {
-            cmd: SimCmd::Create { preset, cpus, dir },
+            cmd:
+                SimCmd::Create {
+                    preset,
+                    cpus,
+                    offline,
+                    dir,
+                },
         } => {
-            let spec = SimSpec::preset(&preset, cpus).ok_or_else(|| {
+            let mut spec = SimSpec::preset(&preset, cpus).ok_or_else(|| {
                 format!(
                     "invalid preset '{preset}': one of {}",
                     sim::PRESETS.join(", ")
                 )
             })?;
+            if let Some(list) = offline {
+                let set = libvirt_power::cpulist::parse_cpulist("--offline", &list)
+                    .map_err(|err| err.to_string())?;
+                spec.offline.extend(set);
+            }
             sim::generate(&dir, &spec).map_err(|err| format!("{}: {err}", dir.display()))?;
             println!(
-                "simulated {} host with {} CPUs in {}",
+                "simulated {} host with {} CPUs in {}{}",
                 preset,
                 spec.cpu_count(),
-                dir.display()
+                dir.display(),
+                if spec.offline.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (offline: {})",
+                        libvirt_power::cpulist::format_cpulist(&spec.offline)
+                    )
+                }
             );
         }
         HostCmd::Sim {

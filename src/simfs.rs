@@ -11,8 +11,11 @@
 //! the rules: governors, `scaling_setspeed` with `CPUFREQ_RELATION_L`,
 //! clamped and table-resolved limits, EPP with `EBUSY`, intel_pstate with
 //! `EAGAIN`/`EPERM`, RAPL limits masked to 1/8 W with `EACCES` on a
-//! firmware-locked zone), and reads through
-//! [`libvirt_power::sim::kernel_read`] (`<unsupported>`, `EAGAIN`).
+//! firmware-locked zone, `EBUSY` from every file of an inactive cpufreq
+//! policy, CPU hotplug through `cpuN/online` and `smt/control` with the
+//! files they change across the tree), and reads through
+//! [`libvirt_power::sim::kernel_read`] (`<unsupported>`, `EAGAIN`,
+//! `EBUSY`).
 //! Accepted values are stored in the backing files (one value per file,
 //! with a trailing newline). This file is only the adapter: inodes, the
 //! `fuser::Filesystem` implementation, mount, unmount and signals.
@@ -47,7 +50,7 @@ use fuser::{
     ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite, Request, SessionACL, TimeOrNow,
     WriteFlags,
 };
-use libvirt_power::sim::kernel::{KernelErrno, Knob, kernel_read, kernel_write};
+use libvirt_power::sim::kernel::{KernelErrno, Knob, kernel_read};
 use libvirt_power::sim::tree;
 
 /// Attribute and entry time-to-live: none, so every change shows at once.
@@ -300,23 +303,21 @@ impl SimFs {
     }
 
     /// Applies a write of `data` at `offset` to `rel`: files without rules
-    /// take the bytes; the others go through the kernel model, whose
-    /// outcome (the file, its side effects, `scaling_cur_freq`) is stored.
+    /// take the bytes (unless the kernel refuses every write to them, as
+    /// an inactive policy's); the others go through the kernel model
+    /// ([`tree::store`]), whose outcome (the file, its side effects,
+    /// `scaling_cur_freq`, the hotplug state) is stored.
     fn store(&self, rel: &Path, offset: u64, data: &[u8]) -> Result<(), Errno> {
         let _held = lock(&self.store_lock);
         let knob = Knob::classify(rel);
-        if knob == Knob::Other {
+        if matches!(knob, Knob::Other | Knob::PolicyOther) {
+            if let Some(e) = tree::refusal(&self.root, rel) {
+                return Err(kernel_errno(e));
+            }
             return passthrough(&self.backing(rel), offset, data);
         }
         let value = std::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
-        let name = rel
-            .file_name()
-            .and_then(OsStr::to_str)
-            .ok_or(Errno::EINVAL)?;
-        let dir = self.dir_of(rel);
-        let ctx = tree::context(&dir, knob.write_context()).map_err(io_err)?;
-        let out = kernel_write(knob, value, &ctx).map_err(kernel_errno)?;
-        tree::apply(&dir, name, &out).map_err(io_err)
+        tree::store(&self.root, rel, value).map_err(io_err)
     }
 }
 

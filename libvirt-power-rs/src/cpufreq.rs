@@ -3,6 +3,11 @@
 //! limits, EPP, boost, and the intel_pstate / amd_pstate global knobs.
 //!
 //! All frequencies are kHz, as in the kernel's files.
+//!
+//! A policy whose CPUs are all offline is inactive: the kernel keeps its
+//! directory but answers every attribute with `EBUSY` (`show()`/`store()`
+//! in `cpufreq.c`). [`Cpufreq::read`] lists such policies apart
+//! ([`Cpufreq::inactive_policies`]) instead of failing.
 
 use std::collections::BTreeSet;
 
@@ -68,6 +73,18 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// Reads policy `id`, `None` if it is inactive: its files answer
+    /// `EBUSY` (the kernel), or its `affected_cpus` is empty (a tree that
+    /// shows the kernel's internal state).
+    pub fn read_active(sysfs: &SysfsRoot, id: u32) -> Result<Option<Policy>> {
+        match Policy::read(sysfs, id) {
+            Ok(p) if p.affected_cpus.is_empty() => Ok(None),
+            Ok(p) => Ok(Some(p)),
+            Err(Error::Busy { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Path of one of the policy's files.
     pub fn file(&self, name: &str) -> String {
         format!("{}/{name}", self.dir)
@@ -150,8 +167,10 @@ pub struct IntelPstate {
 /// The cpufreq side of the host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cpufreq {
-    /// Policies, by number.
+    /// Active policies, by number.
     pub policies: Vec<Policy>,
+    /// Inactive policies (every CPU offline: their files answer `EBUSY`).
+    pub inactive_policies: BTreeSet<u32>,
     /// Global `cpufreq/boost` (acpi-cpufreq, amd-pstate), if present.
     pub boost: Option<bool>,
     /// intel_pstate globals, if the driver is loaded.
@@ -173,10 +192,16 @@ impl Cpufreq {
     /// Reads every policy and the global knobs. A host without cpufreq
     /// gives an empty policy list.
     pub fn read(sysfs: &SysfsRoot) -> Result<Cpufreq> {
-        let policies = Self::policy_ids(sysfs)?
-            .into_iter()
-            .map(|id| Policy::read(sysfs, id))
-            .collect::<Result<Vec<_>>>()?;
+        let mut policies = Vec::new();
+        let mut inactive_policies = BTreeSet::new();
+        for id in Self::policy_ids(sysfs)? {
+            match Policy::read_active(sysfs, id)? {
+                Some(p) => policies.push(p),
+                None => {
+                    inactive_policies.insert(id);
+                }
+            }
+        }
         let intel_pstate = match sysfs.read_opt(&format!("{INTEL_PSTATE_DIR}/status"))? {
             Some(status) => Some(IntelPstate {
                 status,
@@ -195,6 +220,7 @@ impl Cpufreq {
         };
         Ok(Cpufreq {
             policies,
+            inactive_policies,
             boost: sysfs
                 .read_u64_opt(&format!("{CPUFREQ_DIR}/boost"))?
                 .map(|v| v != 0),
@@ -212,7 +238,8 @@ impl Cpufreq {
             .collect())
     }
 
-    /// The policy that covers `cpu`.
+    /// The active policy that covers `cpu` (online or not: a policy shared
+    /// with an online CPU stays active).
     pub fn policy_of(&self, cpu: u32) -> Option<&Policy> {
         self.policies.iter().find(|p| p.related_cpus.contains(&cpu))
     }
@@ -237,32 +264,45 @@ pub fn policies_for(sysfs: &SysfsRoot, cpus: &BTreeSet<u32>) -> Result<Vec<Polic
 pub fn policy_ids_for(sysfs: &SysfsRoot, cpus: &BTreeSet<u32>) -> Result<BTreeSet<u32>> {
     let mut ids = BTreeSet::new();
     for &cpu in cpus {
-        let link = sysfs.path(&format!("{CPU_DIR}/cpu{cpu}/cpufreq"));
-        let id = match std::fs::read_link(&link) {
-            Ok(target) => target
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_prefix("policy"))
-                .and_then(|n| n.parse::<u32>().ok()),
-            Err(_) => None,
-        };
-        let id = match id {
+        let id = match linked_policy(sysfs, cpu) {
             Some(id) => id,
-            // Not a link (older kernels): search the policies.
+            // Not a link (older kernels): search the active policies.
             None => {
                 let mut found = None;
                 for pid in Cpufreq::policy_ids(sysfs)? {
-                    if Policy::read(sysfs, pid)?.related_cpus.contains(&cpu) {
+                    let related = match read_cpu_numbers(
+                        sysfs,
+                        &format!("{CPUFREQ_DIR}/policy{pid}/related_cpus"),
+                    ) {
+                        Err(Error::Busy { .. }) => continue,
+                        other => other?,
+                    };
+                    if related.contains(&cpu) {
                         found = Some(pid);
                         break;
                     }
                 }
-                found.ok_or_else(|| Error::Unsupported { path: link.clone() })?
+                found.ok_or_else(|| Error::Unsupported {
+                    path: sysfs.path(&format!("{CPU_DIR}/cpu{cpu}/cpufreq")),
+                })?
             }
         };
         ids.insert(id);
     }
     Ok(ids)
+}
+
+/// The policy `cpu` belongs to by its `cpuN/cpufreq` link (which the
+/// kernel keeps while the CPU is offline), `None` without one.
+pub fn linked_policy(sysfs: &SysfsRoot, cpu: u32) -> Option<u32> {
+    let link = sysfs.path(&format!("{CPU_DIR}/cpu{cpu}/cpufreq"));
+    std::fs::read_link(&link)
+        .ok()?
+        .file_name()?
+        .to_str()?
+        .strip_prefix("policy")?
+        .parse()
+        .ok()
 }
 
 /// The few files of a policy a governor change needs: its CPUs and the

@@ -10,10 +10,18 @@
 //! `O_CREAT` so a missing knob is reported as unsupported instead of being
 //! created, and with `O_TRUNC` so a plain-file tree holds exactly what was
 //! written (sysfs ignores the truncation).
+//!
+//! A tree of plain files cannot answer an errno the way a kernel attribute
+//! does (`EBUSY` from an inactive cpufreq policy). A root may carry an
+//! [`AttrGate`] that answers for it before the file is touched; the
+//! simulator installs one on its own trees (`sim::tree::gate`), a root made
+//! with [`SysfsRoot::new`] has none.
 
+use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
@@ -24,16 +32,58 @@ pub const SYSFS_ROOT_ENV: &str = "LIBVIRT_POWER_SYSFS_ROOT";
 /// Largest attribute the library reads (sysfs attributes are one page).
 const MAX_ATTR_BYTES: u64 = 64 * 1024;
 
+/// What a tree answers for an attribute instead of its file: the errno a
+/// kernel would give for a read or write of `rel` (relative to the root)
+/// in the tree's current state, or `None` to go to the file.
+pub trait AttrGate: Send + Sync + fmt::Debug {
+    /// The error for a read (`write` false) or write of `rel`, if any.
+    fn refuse(&self, rel: &str, write: bool) -> Option<io::Error>;
+}
+
 /// A sysfs tree.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SysfsRoot {
     root: PathBuf,
+    gate: Option<Arc<dyn AttrGate>>,
 }
+
+impl PartialEq for SysfsRoot {
+    fn eq(&self, other: &Self) -> bool {
+        self.root == other.root && self.gate.is_some() == other.gate.is_some()
+    }
+}
+
+impl Eq for SysfsRoot {}
 
 impl SysfsRoot {
     /// A tree rooted at `root` (`/sys` on a real host).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        SysfsRoot { root: root.into() }
+        SysfsRoot {
+            root: root.into(),
+            gate: None,
+        }
+    }
+
+    /// This tree with `gate` answering before its files.
+    pub fn with_gate(mut self, gate: Arc<dyn AttrGate>) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// Whether a gate answers before the files.
+    pub fn is_gated(&self) -> bool {
+        self.gate.is_some()
+    }
+
+    fn gated(&self, rel: &str, value: Option<&str>) -> Result<()> {
+        match self
+            .gate
+            .as_ref()
+            .and_then(|g| g.refuse(rel, value.is_some()))
+        {
+            Some(e) => Err(Error::from_io(self.path(rel), value, e)),
+            None => Ok(()),
+        }
     }
 
     /// The tree the environment chooses: `$LIBVIRT_POWER_SYSFS_ROOT` if set
@@ -62,6 +112,7 @@ impl SysfsRoot {
 
     /// Reads an attribute, without its trailing newline.
     pub fn read(&self, rel: &str) -> Result<String> {
+        self.gated(rel, None)?;
         let path = self.path(rel);
         read_attr(&path)
     }
@@ -91,6 +142,7 @@ impl SysfsRoot {
 
     /// Writes `value` to an attribute in a single `write(2)`.
     pub fn write(&self, rel: &str, value: &str) -> Result<()> {
+        self.gated(rel, Some(value))?;
         let path = self.path(rel);
         write_attr(&path, value)
     }
@@ -215,6 +267,30 @@ mod tests {
         assert!(matches!(e(libc::EBUSY), Error::Busy { .. }));
         assert!(matches!(e(libc::ENOENT), Error::Unsupported { .. }));
         assert!(matches!(e(libc::EIO), Error::Io { .. }));
+    }
+
+    #[test]
+    fn a_gate_answers_before_the_file() {
+        #[derive(Debug)]
+        struct Busy;
+        impl AttrGate for Busy {
+            fn refuse(&self, rel: &str, _write: bool) -> Option<io::Error> {
+                (rel == "busy").then(|| io::Error::from_raw_os_error(libc::EBUSY))
+            }
+        }
+        let dir = crate::testutil::TempDir::new("sysfs-gate");
+        fs::write(dir.path().join("busy"), "1\n").unwrap();
+        fs::write(dir.path().join("free"), "2\n").unwrap();
+        let plain = SysfsRoot::new(dir.path());
+        let gated = plain.clone().with_gate(Arc::new(Busy));
+        assert_eq!(plain.read("busy").unwrap(), "1");
+        assert!(matches!(gated.read("busy"), Err(Error::Busy { .. })));
+        assert!(matches!(gated.read_opt("busy"), Err(Error::Busy { .. })));
+        assert!(matches!(gated.write("busy", "3"), Err(Error::Busy { .. })));
+        assert_eq!(fs::read_to_string(dir.path().join("busy")).unwrap(), "1\n");
+        assert_eq!(gated.read_u64("free").unwrap(), 2);
+        assert!(gated.is_gated() && !plain.is_gated());
+        assert_ne!(plain, gated);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-//! CPU topology: online CPUs, package/die/core ids and SMT siblings.
+//! CPU topology: present and online CPUs, package/die/core ids and SMT
+//! siblings. An offline CPU has no `topology/` directory (the kernel
+//! removes it when the CPU goes down), so its ids are unknown.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -17,7 +19,10 @@ pub const CPU_DIR: &str = "devices/system/cpu";
 pub struct CpuTopology {
     /// Logical CPU number.
     pub cpu: u32,
-    /// `physical_package_id`, if the kernel exposes it.
+    /// Whether the CPU is online.
+    pub online: bool,
+    /// `physical_package_id`, if the kernel exposes it (not for an offline
+    /// CPU).
     pub package: Option<u32>,
     /// `die_id`, if exposed.
     pub die: Option<u32>,
@@ -27,12 +32,16 @@ pub struct CpuTopology {
     pub siblings: BTreeSet<u32>,
 }
 
-/// The online CPUs and their topology.
+/// The CPUs and their topology.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Topology {
     /// Online CPUs (`devices/system/cpu/online`).
     pub online: BTreeSet<u32>,
-    /// One entry per online CPU, in CPU order.
+    /// Present CPUs, online or not (`devices/system/cpu/present`; the
+    /// online ones where the file is absent).
+    pub present: BTreeSet<u32>,
+    /// One entry per present CPU, in CPU order; an offline one has no ids
+    /// and only itself as sibling.
     pub cpus: Vec<CpuTopology>,
 }
 
@@ -44,36 +53,46 @@ impl Topology {
         Ok(topo)
     }
 
-    /// Reads only the online CPU list (one file), leaving `cpus` empty:
-    /// enough to resolve a CPU selection. Setters that need no sibling
-    /// information use it, so a change on a large host does not read the
-    /// topology files of every CPU.
+    /// Reads only the online and present CPU lists (two files), leaving
+    /// `cpus` empty: enough to resolve a CPU selection. Setters that need
+    /// no sibling information use it, so a change on a large host does not
+    /// read the topology files of every CPU.
     pub fn read_online(sysfs: &SysfsRoot) -> Result<Topology> {
-        let online_rel = format!("{CPU_DIR}/online");
-        let online = parse_cpulist(
-            &sysfs.path(&online_rel).display().to_string(),
-            &sysfs.read(&online_rel)?,
-        )
-        .map_err(|e| match e {
-            Error::InvalidArgument {
-                value, expected, ..
-            } => Error::Parse {
-                path: sysfs.path(&online_rel),
-                content: value,
-                reason: expected,
-            },
-            other => other,
-        })?;
+        let online = read_list(sysfs, "online")?;
+        let present = match sysfs.read_opt(&format!("{CPU_DIR}/present"))? {
+            Some(_) => read_list(sysfs, "present")?
+                .union(&online)
+                .copied()
+                .collect(),
+            None => online.clone(),
+        };
         Ok(Topology {
             online,
+            present,
             cpus: Vec::new(),
         })
     }
 
+    /// Present CPUs that are offline.
+    pub fn offline(&self) -> BTreeSet<u32> {
+        self.present.difference(&self.online).copied().collect()
+    }
+
     /// Fills `cpus` from the per-CPU topology files.
     fn read_cpus(&mut self, sysfs: &SysfsRoot) -> Result<()> {
-        let mut cpus = Vec::with_capacity(self.online.len());
-        for &cpu in &self.online {
+        let mut cpus = Vec::with_capacity(self.present.len());
+        for &cpu in &self.present {
+            if !self.online.contains(&cpu) {
+                cpus.push(CpuTopology {
+                    cpu,
+                    online: false,
+                    package: None,
+                    die: None,
+                    core: None,
+                    siblings: BTreeSet::from([cpu]),
+                });
+                continue;
+            }
             let t = format!("{CPU_DIR}/cpu{cpu}/topology");
             let id = |name: &str| -> Result<Option<u32>> {
                 Ok(sysfs
@@ -91,6 +110,7 @@ impl Topology {
             };
             cpus.push(CpuTopology {
                 cpu,
+                online: true,
                 package: id("physical_package_id")?,
                 die: id("die_id")?,
                 core: id("core_id")?,
@@ -101,7 +121,7 @@ impl Topology {
         Ok(())
     }
 
-    /// The topology of one CPU.
+    /// The topology of one CPU (an offline one has no ids).
     pub fn cpu(&self, cpu: u32) -> Option<&CpuTopology> {
         self.cpus.iter().find(|c| c.cpu == cpu)
     }
@@ -110,6 +130,23 @@ impl Topology {
     pub fn packages(&self) -> BTreeSet<u32> {
         self.cpus.iter().filter_map(|c| c.package).collect()
     }
+}
+
+/// Reads a CPU list file of `devices/system/cpu` (`online`, `present`).
+fn read_list(sysfs: &SysfsRoot, name: &str) -> Result<BTreeSet<u32>> {
+    let rel = format!("{CPU_DIR}/{name}");
+    parse_cpulist(&sysfs.path(&rel).display().to_string(), &sysfs.read(&rel)?).map_err(
+        |e| match e {
+            Error::InvalidArgument {
+                value, expected, ..
+            } => Error::Parse {
+                path: sysfs.path(&rel),
+                content: value,
+                reason: expected,
+            },
+            other => other,
+        },
+    )
 }
 
 /// Reads this machine's aggregate CPU busy/total jiffies from `/proc/stat`

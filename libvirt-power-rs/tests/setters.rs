@@ -117,6 +117,21 @@ fn every_preset_is_discovered() {
             ],
         ),
         (
+            "two-socket-smt",
+            16,
+            16,
+            "intel_cpufreq",
+            vec!["package-0", "package-0/dram", "package-1", "package-1/dram"],
+        ),
+        // One CPU offline: its policy is inactive (EBUSY) and left out.
+        (
+            "two-socket-smt-offline",
+            15,
+            15,
+            "intel_cpufreq",
+            vec!["package-0", "package-0/dram", "package-1", "package-1/dram"],
+        ),
+        (
             "bios-locked",
             8,
             8,

@@ -189,7 +189,7 @@ int main(int argc, char **argv)
     CHECK(lvp_snapshot_cpu_count(snap) == 32, "cpu count");
     CHECK(lvp_snapshot_cpu(snap, 17, &cs) == LVP_RESULT_OK && cs.cpu == 17 && cs.package == 0 && cs.core == 1 &&
           cs.policy == 17 && cs.cpuinfo_min_khz == 1000000 && cs.cpuinfo_max_khz == 3500000 &&
-          strcmp(cs.governor, "schedutil") == 0 && cs.setspeed_khz == 0,
+          strcmp(cs.governor, "schedutil") == 0 && cs.setspeed_khz == 0 && cs.online == 1,
           "cpu17: pkg %d core %d gov %s", cs.package, cs.core, cs.governor);
     CHECK(lvp_snapshot_cpu(snap, 32, &cs) == LVP_RESULT_OUT_OF_RANGE, "index 32");
     CHECK(strstr(last_error(), "CPU index 32 is out of range") != NULL, "%s", last_error());
@@ -206,6 +206,30 @@ int main(int argc, char **argv)
     CHECK(lvp_snapshot_constraint(snap, 0, 5, &con) == LVP_RESULT_OUT_OF_RANGE, "constraint 5");
     lvp_snapshot_free(snap);
     snap = NULL;
+
+    /* An offline CPU: listed as offline, with its (inactive) policy's
+     * number and no frequency data; the snapshot does not fail. */
+    {
+        char simdir[4096];
+        lvp_host *offhost = NULL;
+        snprintf(simdir, sizeof(simdir), "%s/sim-offline", state);
+        CHECK(lvp_sim_create(simdir, "two-socket-smt-offline", 0) == LVP_RESULT_OK, "%s", last_error());
+        CHECK(lvp_host_new(simdir, NULL, &offhost) == LVP_RESULT_OK, "%s", last_error());
+        CHECK(offhost && lvp_host_snapshot(offhost, &snap) == LVP_RESULT_OK, "%s", last_error());
+        CHECK(snap && lvp_snapshot_cpu_count(snap) == 16, "cpus %zu", lvp_snapshot_cpu_count(snap));
+        CHECK(snap && lvp_snapshot_host(snap, &hs) == LVP_RESULT_OK && hs.cpu_count == 15 && hs.policy_count == 15,
+              "online %u policies %u", hs.cpu_count, hs.policy_count);
+        CHECK(snap && lvp_snapshot_cpu(snap, 13, &cs) == LVP_RESULT_OK && cs.cpu == 13 && cs.online == 0 &&
+              cs.policy == 13 && cs.package == -1 && cs.cur_khz == 0 && cs.governor[0] == '\0',
+              "cpu13: online %d policy %d package %d gov %s", cs.online, cs.policy, cs.package, cs.governor);
+        CHECK(snap && lvp_snapshot_cpu_list(snap, 13, 0, buf, sizeof(buf), &n) == LVP_RESULT_OK && n == 0,
+              "offline CPU governors: '%s'", buf);
+        CHECK(snap && lvp_snapshot_cpu(snap, 5, &cs) == LVP_RESULT_OK && cs.online == 1 && cs.package == 1,
+              "cpu5: online %d package %d", cs.online, cs.package);
+        lvp_snapshot_free(snap);
+        snap = NULL;
+        lvp_host_free(offhost);
+    }
 
     /* Governor with a report. */
     rc = lvp_host_set_governor(host, "0-3", "performance", 0, &report);

@@ -34,7 +34,9 @@ impl Castable for lvp_snapshot {
     const NAME: &'static str = "snapshot";
 }
 
-/// One CPU's frequency state.
+/// One CPU's frequency state. An offline CPU (`online` 0) has no ids
+/// (-1), its policy number if it has one, and no frequency data (zeros and
+/// empty names).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct lvp_cpu_state {
@@ -64,6 +66,8 @@ pub struct lvp_cpu_state {
     pub driver: [c_char; LVP_NAME_MAX],
     /// Energy-performance preference, empty if none.
     pub epp: [c_char; LVP_NAME_MAX],
+    /// 1 if the CPU is online, 0 if it is offline.
+    pub online: i32,
 }
 
 /// One RAPL zone.
@@ -239,7 +243,8 @@ pub unsafe extern "C" fn lvp_snapshot_host(
     })
 }
 
-/// Number of online CPUs in the snapshot.
+/// Number of CPUs in the snapshot: the present ones, online or offline
+/// (`lvp_cpu_state.online`).
 ///
 /// # Safety
 /// `snap` is NULL or live.
@@ -254,7 +259,7 @@ pub unsafe extern "C" fn lvp_snapshot_cpu_count(snap: *const lvp_snapshot) -> us
     n
 }
 
-/// The state of the `idx`-th online CPU.
+/// The state of the `idx`-th CPU (in CPU order, offline ones included).
 ///
 /// # Safety
 /// `snap` is live; `out` is valid.
@@ -276,12 +281,13 @@ pub unsafe extern "C" fn lvp_snapshot_cpu(
             .get(idx)
             .ok_or_else(|| out_of_range("CPU", idx, s.topology.cpus.len()))?;
         let id = |v: Option<u32>| v.and_then(|v| i32::try_from(v).ok()).unwrap_or(-1);
-        let p = s.cpufreq.policy_of(t.cpu);
+        let p = s.frequency_policy(t.cpu);
         let state = lvp_cpu_state {
             cpu: t.cpu,
+            online: i32::from(t.online),
             package: id(t.package),
             core: id(t.core),
-            policy: id(p.map(|p| p.id)),
+            policy: id(s.policy_id(t.cpu)),
             cur_khz: p.and_then(|p| p.scaling_cur_khz).unwrap_or(0),
             min_khz: p.map_or(0, |p| p.scaling_min_khz),
             max_khz: p.map_or(0, |p| p.scaling_max_khz),
@@ -303,7 +309,8 @@ pub unsafe extern "C" fn lvp_snapshot_cpu(
 
 /// A list belonging to the `idx`-th CPU's policy, space-separated:
 /// `what` 0 = available governors, 1 = available frequencies (kHz),
-/// 2 = available energy-performance preferences.
+/// 2 = available energy-performance preferences; empty for an offline
+/// CPU.
 ///
 /// # Safety
 /// `snap` is live; `buf` NULL or valid for `len`; `out_n` valid.
@@ -324,7 +331,7 @@ pub unsafe extern "C" fn lvp_snapshot_cpu_list(
             .cpus
             .get(idx)
             .ok_or_else(|| out_of_range("CPU", idx, s.topology.cpus.len()))?;
-        let p = s.cpufreq.policy_of(t.cpu);
+        let p = s.frequency_policy(t.cpu);
         let text = match what {
             0 => p.map(|p| p.available_governors.join(" ")),
             1 => p.map(|p| {

@@ -2,6 +2,12 @@
 //! The cpufreq and intel_pstate setters: governor, exact frequency,
 //! frequency limits, energy-performance preference, turbo and
 //! intel_pstate performance percentages.
+//!
+//! Offline CPUs: `all` means the online CPUs with a cpufreq policy; the
+//! others (offline CPUs, online CPUs without cpufreq) are skipped and the
+//! report says so. Naming an offline CPU is an error that says it is
+//! offline. A policy whose CPUs are all offline is inactive (every file
+//! `EBUSY`) and never written; a per-policy `boost` skips it too.
 
 use std::collections::BTreeSet;
 
@@ -47,6 +53,17 @@ fn related_of<P: PolicyCpus>(policies: &[P]) -> Vec<(u32, &BTreeSet<u32>)> {
         .collect()
 }
 
+/// What a CPU selection resolves to.
+struct Targets<P> {
+    topo: Topology,
+    /// The CPUs the change applies to.
+    set: BTreeSet<u32>,
+    /// Their policies (numbers, or read).
+    policies: P,
+    /// Notes naming the CPUs `all` skipped.
+    skipped: Vec<String>,
+}
+
 fn check_name(what: &str, value: &str) -> Result<()> {
     if value.is_empty()
         || value.len() > 64
@@ -67,19 +84,52 @@ impl Host {
     /// Resolves a CPU selection (adding SMT siblings if asked) and loads
     /// the policies covering it. `sibling_notes`: the caller reports SMT
     /// siblings it left out, so the whole topology is read; otherwise (and
-    /// without `include_siblings`) only the online list is.
+    /// without `include_siblings`) only the online list is. The returned
+    /// notes name the CPUs `all` skipped.
     fn target_policies(
         &self,
         cpus: &CpuSelection,
         opts: &SetOptions,
         sibling_notes: bool,
-    ) -> Result<(Topology, BTreeSet<u32>, Vec<Policy>)> {
-        let (topo, set, ids) = self.target_policy_ids(cpus, opts, sibling_notes)?;
-        let policies = ids
-            .into_iter()
-            .map(|id| Policy::read(&self.sysfs, id))
+    ) -> Result<Targets<Vec<Policy>>> {
+        let t = self.target_policy_ids(cpus, opts, sibling_notes)?;
+        let policies = t
+            .policies
+            .iter()
+            .map(|id| Policy::read(&self.sysfs, *id))
             .collect::<Result<Vec<_>>>()?;
-        Ok((topo, set, policies))
+        Ok(Targets {
+            topo: t.topo,
+            set: t.set,
+            policies,
+            skipped: t.skipped,
+        })
+    }
+
+    /// Refuses a selection that names an offline CPU, with the CPU named.
+    fn check_online(topo: &Topology, cpus: &CpuSelection) -> Result<()> {
+        let CpuSelection::List(list) = cpus else {
+            return Ok(());
+        };
+        let offline: BTreeSet<u32> = list
+            .iter()
+            .filter(|c| topo.present.contains(c) && !topo.online.contains(c))
+            .copied()
+            .collect();
+        match offline.first() {
+            None => Ok(()),
+            Some(first) => Err(Error::invalid(
+                "CPU",
+                first.to_string(),
+                format!(
+                    "an online CPU: {} {} {} offline (online CPUs: {})",
+                    if offline.len() == 1 { "CPU" } else { "CPUs" },
+                    format_cpulist(&offline),
+                    if offline.len() == 1 { "is" } else { "are" },
+                    format_cpulist(&topo.online)
+                ),
+            )),
+        }
     }
 
     /// [`Self::target_policies`] without reading the policies.
@@ -88,12 +138,13 @@ impl Host {
         cpus: &CpuSelection,
         opts: &SetOptions,
         sibling_notes: bool,
-    ) -> Result<(Topology, BTreeSet<u32>, BTreeSet<u32>)> {
+    ) -> Result<Targets<BTreeSet<u32>>> {
         let topo = if sibling_notes || opts.include_siblings {
             Topology::read(&self.sysfs)?
         } else {
             Topology::read_online(&self.sysfs)?
         };
+        Self::check_online(&topo, cpus)?;
         let mut set = cpus.resolve(&topo.online)?;
         if opts.include_siblings {
             let extra: Vec<u32> = set
@@ -109,8 +160,36 @@ impl Host {
                 path: self.sysfs.path(CPUFREQ_DIR),
             });
         }
-        let ids = cpufreq::policy_ids_for(&self.sysfs, &set)?;
-        Ok((topo, set, ids))
+        let mut skipped = Vec::new();
+        if *cpus == CpuSelection::All {
+            let offline = topo.offline();
+            if !offline.is_empty() {
+                skipped.push(format!(
+                    "CPUs {} are offline: skipped (their cpufreq policies are inactive until they come back)",
+                    format_cpulist(&offline)
+                ));
+            }
+            // An online CPU without cpufreq (no policy link) is skipped too.
+            let without: BTreeSet<u32> = set
+                .iter()
+                .filter(|c| cpufreq::linked_policy(&self.sysfs, **c).is_none())
+                .copied()
+                .collect();
+            if !without.is_empty() && without.len() < set.len() {
+                set.retain(|c| !without.contains(c));
+                skipped.push(format!(
+                    "CPUs {} have no cpufreq policy: skipped",
+                    format_cpulist(&without)
+                ));
+            }
+        }
+        let policies = cpufreq::policy_ids_for(&self.sysfs, &set)?;
+        Ok(Targets {
+            topo,
+            set,
+            policies,
+            skipped,
+        })
     }
 
     /// Notes on shared policies and left-out SMT siblings.
@@ -127,7 +206,11 @@ impl Host {
             .flat_map(|(_, related)| related.iter().copied())
             .collect();
         for (id, related) in policies {
-            let extra: BTreeSet<u32> = related.difference(set).copied().collect();
+            let extra: BTreeSet<u32> = related
+                .difference(set)
+                .filter(|c| topo.online.contains(c))
+                .copied()
+                .collect();
             if !extra.is_empty() {
                 report.notes.push(format!(
                     "policy{id} is shared by CPUs {}: the change also applies to CPUs {}",
@@ -161,7 +244,12 @@ impl Host {
         opts: SetOptions,
     ) -> Result<SetReport> {
         check_name("governor", governor)?;
-        let (topo, set, ids) = self.target_policy_ids(cpus, &opts, false)?;
+        let Targets {
+            topo,
+            set,
+            policies: ids,
+            skipped,
+        } = self.target_policy_ids(cpus, &opts, false)?;
         let policies = ids
             .into_iter()
             .map(|id| GovernorScope::read(&self.sysfs, id))
@@ -183,6 +271,7 @@ impl Host {
         }
         let mut report = self.apply(steps, opts.dry_run)?;
         Self::scope_notes(&mut report, &topo, &set, &related_of(&policies), false);
+        report.notes.extend(skipped);
         Ok(report)
     }
 
@@ -194,7 +283,12 @@ impl Host {
         frequency_khz: u64,
         opts: SetOptions,
     ) -> Result<SetReport> {
-        let (topo, set, policies) = self.target_policies(cpus, &opts, true)?;
+        let Targets {
+            topo,
+            set,
+            policies,
+            skipped,
+        } = self.target_policies(cpus, &opts, true)?;
         let mut steps = Vec::new();
         for p in &policies {
             check_khz("frequency", frequency_khz, p)?;
@@ -231,6 +325,7 @@ impl Host {
         }
         let mut report = self.apply(steps, opts.dry_run)?;
         Self::scope_notes(&mut report, &topo, &set, &related_of(&policies), true);
+        report.notes.extend(skipped);
         Ok(report)
     }
 
@@ -250,7 +345,12 @@ impl Host {
                 "a minimum, a maximum or both",
             ));
         }
-        let (topo, set, policies) = self.target_policies(cpus, &opts, true)?;
+        let Targets {
+            topo,
+            set,
+            policies,
+            skipped,
+        } = self.target_policies(cpus, &opts, true)?;
         let mut steps = Vec::new();
         for p in &policies {
             if let Some(v) = min_khz {
@@ -289,13 +389,19 @@ impl Host {
         }
         let mut report = self.apply(steps, opts.dry_run)?;
         Self::scope_notes(&mut report, &topo, &set, &related_of(&policies), true);
+        report.notes.extend(skipped);
         Ok(report)
     }
 
     /// Sets the energy-performance preference.
     pub fn set_epp(&self, cpus: &CpuSelection, epp: &str, opts: SetOptions) -> Result<SetReport> {
         check_name("energy performance preference", epp)?;
-        let (topo, set, policies) = self.target_policies(cpus, &opts, false)?;
+        let Targets {
+            topo,
+            set,
+            policies,
+            skipped,
+        } = self.target_policies(cpus, &opts, false)?;
         let mut steps = Vec::new();
         for p in &policies {
             if p.epp.is_none() {
@@ -327,14 +433,18 @@ impl Host {
         }
         let mut report = self.apply(steps, opts.dry_run)?;
         Self::scope_notes(&mut report, &topo, &set, &related_of(&policies), false);
+        report.notes.extend(skipped);
         Ok(report)
     }
 
     /// Turns turbo/boost on or off: intel_pstate `no_turbo` (inverted),
-    /// else the global cpufreq `boost`, else every per-policy `boost`.
+    /// else the global cpufreq `boost`, else every active policy's `boost`
+    /// (an inactive policy, all its CPUs offline, answers `EBUSY`: it is
+    /// skipped and the report says so).
     pub fn set_turbo(&self, enabled: bool, opts: SetOptions) -> Result<SetReport> {
         let no_turbo = format!("{INTEL_PSTATE_DIR}/no_turbo");
         let global = format!("{CPUFREQ_DIR}/boost");
+        let mut inactive = BTreeSet::new();
         let steps = if self.sysfs.exists(&no_turbo) {
             vec![Step::exact(no_turbo, if enabled { "0" } else { "1" })]
         } else if self.sysfs.exists(&global) {
@@ -343,9 +453,24 @@ impl Host {
             let mut steps = Vec::new();
             for id in Cpufreq::policy_ids(&self.sysfs)? {
                 let f = format!("{CPUFREQ_DIR}/policy{id}/boost");
-                if self.sysfs.exists(&f) {
-                    steps.push(Step::exact(f, if enabled { "1" } else { "0" }));
+                if !self.sysfs.exists(&f) {
+                    continue;
                 }
+                match self
+                    .sysfs
+                    .read(&format!("{CPUFREQ_DIR}/policy{id}/affected_cpus"))
+                {
+                    Err(Error::Busy { .. }) => {
+                        inactive.insert(id);
+                        continue;
+                    }
+                    Ok(cpus) if cpus.trim().is_empty() => {
+                        inactive.insert(id);
+                        continue;
+                    }
+                    _ => {}
+                }
+                steps.push(Step::exact(f, if enabled { "1" } else { "0" }));
             }
             if steps.is_empty() {
                 return Err(Error::Unsupported {
@@ -354,7 +479,18 @@ impl Host {
             }
             steps
         };
-        self.apply(steps, opts.dry_run)
+        let mut report = self.apply(steps, opts.dry_run)?;
+        if !inactive.is_empty() {
+            report.notes.push(format!(
+                "policies {} are inactive (all their CPUs offline): skipped",
+                inactive
+                    .iter()
+                    .map(|p| format!("policy{p}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        Ok(report)
     }
 
     /// Sets intel_pstate's `min_perf_pct` and/or `max_perf_pct` (0-100).
@@ -424,4 +560,114 @@ fn check_khz(what: &str, khz: u64, p: &Policy) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::sim::{self, SimSpec};
+    use crate::sysfs::SysfsRoot;
+    use crate::testutil::TempDir;
+
+    fn smt_off_host(t: &TempDir, preset: &str) -> (Host, std::path::PathBuf) {
+        let root = t.path().join("sys");
+        sim::generate(&root, &SimSpec::preset(preset, None).unwrap()).unwrap();
+        sim::tree::store(&root, Path::new("devices/system/cpu/smt/control"), "off").unwrap();
+        let state = t.path().join("state");
+        (Host::new(SysfsRoot::new(&root), Some(state)).unwrap(), root)
+    }
+
+    #[test]
+    fn all_skips_offline_cpus_and_says_so() {
+        let t = TempDir::new("setters-offline-all");
+        let (host, root) = smt_off_host(&t, "two-socket-smt");
+        let all = CpuSelection::All;
+        let r = host
+            .set_governor(&all, "performance", SetOptions::default())
+            .unwrap();
+        assert_eq!(r.changes.len(), 8, "{}", r.to_text());
+        assert!(
+            r.notes.iter().any(|n| n.contains("CPUs 8-15 are offline")),
+            "{:?}",
+            r.notes
+        );
+        let r = host
+            .set_frequency_limits(&all, None, Some(2_000_000), SetOptions::default())
+            .unwrap();
+        assert_eq!(r.changes.len(), 8);
+        assert!(r.notes.iter().any(|n| n.contains("8-15")), "{:?}", r.notes);
+        // The inactive policies kept their settings.
+        let gov = |p: u32| {
+            std::fs::read_to_string(root.join(format!(
+                "devices/system/cpu/cpufreq/policy{p}/scaling_governor"
+            )))
+            .unwrap()
+        };
+        assert_eq!(gov(0), "performance\n");
+        assert_eq!(gov(8), "schedutil\n");
+    }
+
+    #[test]
+    fn naming_an_offline_cpu_says_it_is_offline() {
+        let t = TempDir::new("setters-offline-named");
+        let (host, _root) = smt_off_host(&t, "two-socket-smt");
+        for (list, named) in [
+            ("9", "CPU 9 is offline"),
+            ("0,9-10", "CPUs 9-10 are offline"),
+        ] {
+            let err = host
+                .set_governor(
+                    &CpuSelection::parse(list).unwrap(),
+                    "performance",
+                    SetOptions::default(),
+                )
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(named), "{err}");
+        }
+        let err = host
+            .set_frequency(
+                &CpuSelection::parse("12").unwrap(),
+                2_000_000,
+                SetOptions::default(),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("CPU 12 is offline"), "{err}");
+        // A CPU that does not exist is still refused as before.
+        let err = host
+            .set_governor(
+                &CpuSelection::parse("99").unwrap(),
+                "performance",
+                SetOptions::default(),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("offline"), "{err}");
+    }
+
+    #[test]
+    fn per_policy_boost_skips_inactive_policies() {
+        let t = TempDir::new("setters-offline-boost");
+        let (host, root) = smt_off_host(&t, "amd-pstate-epp");
+        let r = host.set_turbo(false, SetOptions::default()).unwrap();
+        // amd-pstate-epp: 8 cores x 2 threads, a policy per CPU.
+        assert_eq!(r.changes.len(), 8, "{}", r.to_text());
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("policy8") && n.contains("inactive")),
+            "{:?}",
+            r.notes
+        );
+        let boost = |p: u32| {
+            std::fs::read_to_string(
+                root.join(format!("devices/system/cpu/cpufreq/policy{p}/boost")),
+            )
+            .unwrap()
+        };
+        assert_eq!((boost(0), boost(8)), ("0\n".into(), "1\n".into()));
+    }
 }

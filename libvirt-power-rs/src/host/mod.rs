@@ -51,8 +51,11 @@ pub struct Host {
 }
 
 impl Host {
-    /// A host at `sysfs`, journaling originals in `state_dir` if given.
+    /// A host at `sysfs`, journaling originals in `state_dir` if given. A
+    /// simulated tree answers an inactive policy's files with `EBUSY`, as
+    /// the kernel does (`sim::tree::gate`; a real `/sys` is unchanged).
     pub fn new(sysfs: SysfsRoot, state_dir: Option<PathBuf>) -> Result<Host> {
+        let sysfs = crate::sim::tree::gate(sysfs);
         let journal = match state_dir {
             Some(dir) => Some(Journal::open(dir, sysfs.root())?),
             None => None,

@@ -88,6 +88,37 @@
 //! - `constraint_K_time_window_us`: decimal, else `EINVAL`; `EACCES` when
 //!   locked; stored as given (the kernel encodes it as `2^Y * (1 + F/4)`
 //!   time units; the mount's tests pin the value as given).
+//! - Every attribute of an inactive cpufreq policy (one whose CPUs are all
+//!   offline: `policy_is_inactive()`, an empty `policy->cpus`) answers
+//!   `EBUSY`, read or written (`show()` and `store()` in `cpufreq.c`:
+//!   `if (unlikely(policy_is_inactive(policy))) return -EBUSY;`). The tree
+//!   stores `policy->cpus` as `affected_cpus`, so an empty backing
+//!   `affected_cpus` marks the policy inactive ([`kernel_refuses`]); a
+//!   policy that keeps an online CPU stays active with the offline ones
+//!   dropped from `affected_cpus` (`related_cpus` keeps them).
+//! - `cpuN/online` (`online_store()`: `kstrtobool`, else `EINVAL`): `0`
+//!   takes the CPU down (`EBUSY` for the last online CPU: `_cpu_down()`),
+//!   `1` brings it up (`EPERM` for a secondary SMT thread while
+//!   `smt/control` is `off` or `forceoff`: `cpu_up()` -> `cpu_bootable()`);
+//!   the same state again changes nothing. CPU 0 has no `online` file, as
+//!   on x86 kernels without `CONFIG_BOOTPARAM_HOTPLUG_CPU0`.
+//! - `smt/control` (`__store_smt_control()`): `EPERM` while `forceoff`,
+//!   `ENODEV` while `notsupported`, whatever is written; then `on`, `off`,
+//!   `forceoff` or a thread count (`1` is `off`, the core's thread count
+//!   is `on`), else `EINVAL`. Fewer threads (`off`, or `forceoff` from any
+//!   state) take every online secondary thread down
+//!   (`cpuhp_smt_disable()`); more threads (`on` after `off`) bring up
+//!   every present offline CPU, as x86's `cpuhp_smt_enable()` does
+//!   (`topology_is_core_online()` is always true there); the same count
+//!   again changes nothing.
+//! - A CPU going down loses its `topology/` directory
+//!   (`topology_remove_dev()`, the `CPUHP_TOPOLOGY_PREPARE` teardown) and
+//!   leaves its siblings' `core_cpus_list`, `thread_siblings_list`,
+//!   `package_cpus_list` and `core_siblings_list` (x86's
+//!   `remove_siblinginfo()`); `online`, `offline` and `smt/active` follow.
+//!   [`Cpus`] is that state; the tree keeps what the kernel keeps in memory
+//!   (each CPU's package, die, core and thread, and the SMT control) in
+//!   the simulator's file `libvirt-power-sim.cpus` ([`Cpus::record`]).
 //! - Other files: stored as given.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -125,12 +156,20 @@ pub enum Knob {
     TimeWindow,
     /// powercap `enabled`.
     RaplEnabled,
+    /// Another file of a cpufreq policy directory (`EBUSY` while the
+    /// policy is inactive).
+    PolicyOther,
+    /// `cpuN/online` of CPU N.
+    CpuOnline(u32),
+    /// `smt/control`.
+    SmtControl,
     /// A file without rules.
     Other,
 }
 
 /// The files of a cpufreq policy directory that the policy rules read.
 pub const POLICY_FILES: &[&str] = &[
+    "affected_cpus",
     "scaling_governor",
     "scaling_available_governors",
     "scaling_driver",
@@ -190,6 +229,32 @@ impl Knob {
         let powercap = rel
             .components()
             .any(|c| c == Component::Normal(OsStr::new("powercap")));
+        let grandparent = rel
+            .parent()
+            .and_then(Path::parent)
+            .and_then(Path::file_name)
+            .and_then(OsStr::to_str)
+            .unwrap_or("");
+        let in_cpu_dir = grandparent == "cpu"
+            && rel
+                .parent()
+                .and_then(Path::parent)
+                .and_then(Path::parent)
+                .and_then(Path::file_name)
+                == Some(OsStr::new("system"));
+        let numbered = |prefix: &str| {
+            parent
+                .strip_prefix(prefix)
+                .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|n| n.parse::<u32>().ok())
+        };
+        if let (true, "online", Some(cpu)) = (in_cpu_dir, name, numbered("cpu")) {
+            return Knob::CpuOnline(cpu);
+        }
+        if in_cpu_dir && parent == "smt" && name == "control" {
+            return Knob::SmtControl;
+        }
+        let policy = grandparent == "cpufreq" && numbered("policy").is_some();
         match name {
             "scaling_governor" => Knob::Governor,
             "scaling_setspeed" => Knob::Setspeed,
@@ -200,8 +265,30 @@ impl Knob {
             "enabled" if powercap => Knob::RaplEnabled,
             n if constraint_file(n, "_power_limit_uw") => Knob::PowerLimit,
             n if constraint_file(n, "_time_window_us") => Knob::TimeWindow,
+            _ if policy => Knob::PolicyOther,
             _ => Knob::Other,
         }
+    }
+
+    /// Whether the knob is a file of a cpufreq policy (all of them answer
+    /// `EBUSY` while the policy is inactive). A `boost` outside a policy
+    /// directory has no `affected_cpus` beside it and is never refused.
+    pub fn in_policy(self) -> bool {
+        matches!(
+            self,
+            Knob::Governor
+                | Knob::Setspeed
+                | Knob::MinFreq
+                | Knob::MaxFreq
+                | Knob::Epp
+                | Knob::Boost
+                | Knob::PolicyOther
+        )
+    }
+
+    /// Whether [`kernel_write`] needs the CPUs' state ([`FileContext::set_cpus`]).
+    pub fn needs_cpus(self) -> bool {
+        matches!(self, Knob::CpuOnline(_) | Knob::SmtControl)
     }
 
     /// The files of the knob's directory that [`kernel_write`] reads.
@@ -214,14 +301,21 @@ impl Knob {
             Knob::NoTurbo => &["status", "no_turbo"],
             Knob::MinPerfPct | Knob::MaxPerfPct => &["status", "min_perf_pct", "max_perf_pct"],
             Knob::PowerLimit | Knob::TimeWindow | Knob::RaplEnabled => &[PL1_FILE],
-            Knob::Boost | Knob::Other => &[],
+            Knob::Boost | Knob::PolicyOther => &["affected_cpus"],
+            Knob::CpuOnline(_) | Knob::SmtControl | Knob::Other => &[],
         }
     }
 
     /// The files of the knob's directory that [`kernel_read`] reads.
     pub fn read_context(self) -> &'static [&'static str] {
         match self {
-            Knob::Setspeed => &["scaling_governor"],
+            Knob::Setspeed => &["scaling_governor", "affected_cpus"],
+            Knob::Governor
+            | Knob::MinFreq
+            | Knob::MaxFreq
+            | Knob::Epp
+            | Knob::Boost
+            | Knob::PolicyOther => &["affected_cpus"],
             Knob::NoTurbo | Knob::MinPerfPct | Knob::MaxPerfPct | Knob::PstateOther => &["status"],
             _ => &[],
         }
@@ -257,6 +351,9 @@ pub enum KernelErrno {
     /// The setting is not permitted on this machine.
     #[error("operation not permitted (EPERM)")]
     Perm,
+    /// The machine has no such feature (`smt/control` without SMT).
+    #[error("no such device (ENODEV)")]
+    NoDev,
 }
 
 impl KernelErrno {
@@ -268,6 +365,7 @@ impl KernelErrno {
             KernelErrno::Again => libc::EAGAIN,
             KernelErrno::Access => libc::EACCES,
             KernelErrno::Perm => libc::EPERM,
+            KernelErrno::NoDev => libc::ENODEV,
         }
     }
 }
@@ -279,6 +377,7 @@ impl KernelErrno {
 pub struct FileContext {
     files: BTreeMap<String, String>,
     read_only: BTreeSet<String>,
+    cpus: Option<Cpus>,
 }
 
 impl FileContext {
@@ -297,6 +396,17 @@ impl FileContext {
     /// marker).
     pub fn set_read_only(&mut self, name: &str) {
         self.read_only.insert(name.to_owned());
+    }
+
+    /// Records the CPUs' state, which the hotplug knobs read.
+    pub fn set_cpus(&mut self, cpus: Cpus) {
+        self.cpus = Some(cpus);
+    }
+
+    /// [`set_cpus`](Self::set_cpus), by value.
+    pub fn with_cpus(mut self, cpus: Cpus) -> FileContext {
+        self.set_cpus(cpus);
+        self
     }
 
     /// [`set`](Self::set), by value.
@@ -349,6 +459,9 @@ pub struct WriteOutcome {
     /// for the writes that move it. Kept apart from the files: in a plain
     /// tree the [`Runner`](super::Runner) owns `scaling_cur_freq`.
     pub cur_khz: Option<u64>,
+    /// The CPUs' state afterwards, for the writes that change it (every
+    /// file it implies is rewritten from it).
+    pub cpus: Option<Cpus>,
 }
 
 impl WriteOutcome {
@@ -357,6 +470,7 @@ impl WriteOutcome {
             stored: value.into(),
             side_effects: Vec::new(),
             cur_khz: None,
+            cpus: None,
         }
     }
 }
@@ -534,6 +648,9 @@ pub fn kernel_write(
     value: &str,
     ctx: &FileContext,
 ) -> Result<WriteOutcome, KernelErrno> {
+    if let Some(e) = kernel_refuses(knob, ctx) {
+        return Err(e);
+    }
     let v = text(value);
     match knob {
         Knob::Governor => {
@@ -662,8 +779,40 @@ pub fn kernel_write(
             };
             Ok(WriteOutcome::stored(n.to_string()))
         }
-        Knob::Other => Ok(WriteOutcome::stored(v)),
+        Knob::CpuOnline(cpu) => match &ctx.cpus {
+            Some(cpus) => {
+                let next = cpus.set_online(cpu, v)?;
+                let stored = if next.online.contains(&cpu) { "1" } else { "0" };
+                Ok(WriteOutcome {
+                    cpus: Some(next),
+                    ..WriteOutcome::stored(stored)
+                })
+            }
+            // A tree without the CPUs' state (made before it was kept):
+            // no rule to apply.
+            None => Ok(WriteOutcome::stored(v)),
+        },
+        Knob::SmtControl => match &ctx.cpus {
+            Some(cpus) => {
+                let next = cpus.set_smt_control(v)?;
+                Ok(WriteOutcome {
+                    stored: next.smt_control_shown(),
+                    cpus: Some(next),
+                    ..WriteOutcome::stored("")
+                })
+            }
+            None => Ok(WriteOutcome::stored(v)),
+        },
+        Knob::PolicyOther | Knob::Other => Ok(WriteOutcome::stored(v)),
     }
+}
+
+/// The errno the kernel answers every read and write of a `knob` file with
+/// in the current state, whatever is written: `EBUSY` for the files of an
+/// inactive cpufreq policy (its `affected_cpus`, `policy->cpus`, empty in
+/// the context). `None` when the file is served.
+pub fn kernel_refuses(knob: Knob, ctx: &FileContext) -> Option<KernelErrno> {
+    (knob.in_policy() && ctx.get("affected_cpus") == Some("")).then_some(KernelErrno::Busy)
 }
 
 /// What a read of a `knob` file shows instead of its stored content
@@ -671,6 +820,9 @@ pub fn kernel_write(
 /// `scaling_setspeed` reads `<unsupported>` outside `userspace`; the
 /// intel_pstate files but `status` give `EAGAIN` while the driver is off.
 pub fn kernel_read(knob: Knob, ctx: &FileContext) -> Result<Option<&'static str>, KernelErrno> {
+    if let Some(e) = kernel_refuses(knob, ctx) {
+        return Err(e);
+    }
     match knob {
         Knob::Setspeed if ctx.get("scaling_governor") != Some("userspace") => Ok(Some(UNSUPPORTED)),
         Knob::NoTurbo | Knob::MinPerfPct | Knob::MaxPerfPct | Knob::PstateOther
@@ -703,9 +855,264 @@ pub fn running_khz(ctx: &FileContext, load: f64) -> Option<u64> {
     }
 }
 
+/// Where a CPU sits: what the kernel derives from its APIC id and keeps in
+/// memory while the CPU is offline (its `topology/` files are gone then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuPlace {
+    /// `physical_package_id`.
+    pub package: u32,
+    /// `die_id`.
+    pub die: u32,
+    /// `core_id` (within the package).
+    pub core: u32,
+    /// Thread within the core; 0 is the primary thread
+    /// (`topology_is_primary_thread()`).
+    pub thread: u32,
+}
+
+/// `smt/control`'s states (the kernel's `enum cpuhp_smt_control`; the
+/// architecture without runtime control, `notimplemented`, is not
+/// simulated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtControl {
+    /// `on`.
+    On,
+    /// `off`.
+    Off,
+    /// `forceoff`: no write changes it any more.
+    ForceOff,
+    /// `notsupported`: a machine without SMT.
+    NotSupported,
+}
+
+impl SmtControl {
+    /// The name `smt/control` shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmtControl::On => "on",
+            SmtControl::Off => "off",
+            SmtControl::ForceOff => "forceoff",
+            SmtControl::NotSupported => "notsupported",
+        }
+    }
+
+    fn parse(s: &str) -> Option<SmtControl> {
+        [
+            SmtControl::On,
+            SmtControl::Off,
+            SmtControl::ForceOff,
+            SmtControl::NotSupported,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+/// The CPUs as the hotplug rules see them: every present CPU's place, the
+/// online ones and the SMT control.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cpus {
+    /// Present CPUs and where they sit.
+    pub places: BTreeMap<u32, CpuPlace>,
+    /// Online CPUs.
+    pub online: BTreeSet<u32>,
+    /// `smt/control`.
+    pub smt: SmtControl,
+}
+
+/// The first line of [`Cpus::record`].
+const RECORD_HEADER: &str =
+    "# libvirt-power simulator: the CPUs as the kernel keeps them (cpu package die core thread)";
+
+/// `kstrtobool()`: `1`/`y`/`Y`/`on` true, `0`/`n`/`N`/`off` false, by the
+/// first one or two characters, else `EINVAL`.
+fn kstrtobool(v: &str) -> Result<bool, KernelErrno> {
+    let b = v.as_bytes();
+    match (b.first(), b.get(1)) {
+        (Some(b'1' | b'y' | b'Y'), _) => Ok(true),
+        (Some(b'0' | b'n' | b'N'), _) => Ok(false),
+        (Some(b'o' | b'O'), Some(b'n' | b'N')) => Ok(true),
+        (Some(b'o' | b'O'), Some(b'f' | b'F')) => Ok(false),
+        _ => Err(KernelErrno::Inval),
+    }
+}
+
+impl Cpus {
+    /// The record of what the kernel keeps in memory: the SMT control and
+    /// each present CPU's place (the online CPUs are the `online` file's).
+    pub fn record(&self) -> String {
+        let mut out = format!("{RECORD_HEADER}\nsmt {}\n", self.smt.as_str());
+        for (cpu, p) in &self.places {
+            out.push_str(&format!(
+                "{cpu} {} {} {} {}\n",
+                p.package, p.die, p.core, p.thread
+            ));
+        }
+        out
+    }
+
+    /// Reads a [`record`](Self::record) with the online CPUs; `None` if it
+    /// is malformed.
+    pub fn from_record(record: &str, online: BTreeSet<u32>) -> Option<Cpus> {
+        let mut places = BTreeMap::new();
+        let mut smt = None;
+        for line in record.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(c) = line.strip_prefix("smt ") {
+                smt = Some(SmtControl::parse(c.trim())?);
+                continue;
+            }
+            let n: Vec<u32> = line
+                .split_whitespace()
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .ok()?;
+            let [cpu, package, die, core, thread] = n[..] else {
+                return None;
+            };
+            places.insert(
+                cpu,
+                CpuPlace {
+                    package,
+                    die,
+                    core,
+                    thread,
+                },
+            );
+        }
+        Some(Cpus {
+            places,
+            online,
+            smt: smt?,
+        })
+    }
+
+    /// Present CPUs.
+    pub fn present(&self) -> BTreeSet<u32> {
+        self.places.keys().copied().collect()
+    }
+
+    /// Present CPUs that are offline.
+    pub fn offline(&self) -> BTreeSet<u32> {
+        self.places
+            .keys()
+            .filter(|c| !self.online.contains(c))
+            .copied()
+            .collect()
+    }
+
+    /// Threads per core (the most any core has).
+    pub fn threads_per_core(&self) -> u32 {
+        self.places
+            .values()
+            .map(|p| p.thread + 1)
+            .max()
+            .unwrap_or(1)
+    }
+
+    fn same<'a>(
+        &'a self,
+        cpu: u32,
+        f: impl Fn(&CpuPlace, &CpuPlace) -> bool + 'a,
+    ) -> BTreeSet<u32> {
+        let Some(me) = self.places.get(&cpu) else {
+            return BTreeSet::new();
+        };
+        self.places
+            .iter()
+            .filter(|(c, p)| self.online.contains(c) && f(me, p))
+            .map(|(c, _)| *c)
+            .collect()
+    }
+
+    /// The online CPUs of `cpu`'s core (`core_cpus_list`,
+    /// `thread_siblings_list`: x86's `cpu_sibling_map`).
+    pub fn core_cpus(&self, cpu: u32) -> BTreeSet<u32> {
+        self.same(cpu, |a, b| {
+            (a.package, a.die, a.core) == (b.package, b.die, b.core)
+        })
+    }
+
+    /// The online CPUs of `cpu`'s package (`package_cpus_list`,
+    /// `core_siblings_list`: x86's `cpu_core_map`).
+    pub fn package_cpus(&self, cpu: u32) -> BTreeSet<u32> {
+        self.same(cpu, |a, b| a.package == b.package)
+    }
+
+    /// `smt/active`: some core has more than one thread online
+    /// (`sched_smt_active()`).
+    pub fn smt_active(&self) -> bool {
+        self.online.iter().any(|c| self.core_cpus(*c).len() > 1)
+    }
+
+    /// What `smt/control` shows.
+    pub fn smt_control_shown(&self) -> String {
+        self.smt.as_str().to_owned()
+    }
+
+    fn primary(&self, cpu: u32) -> bool {
+        self.places.get(&cpu).is_none_or(|p| p.thread == 0)
+    }
+
+    /// A write of `value` (newline dropped) to `cpuN/online`.
+    pub fn set_online(&self, cpu: u32, value: &str) -> Result<Cpus, KernelErrno> {
+        let up = kstrtobool(value)?;
+        let mut next = self.clone();
+        if up == self.online.contains(&cpu) {
+            return Ok(next);
+        }
+        if up {
+            if matches!(self.smt, SmtControl::Off | SmtControl::ForceOff) && !self.primary(cpu) {
+                return Err(KernelErrno::Perm);
+            }
+            next.online.insert(cpu);
+        } else {
+            if self.online.len() <= 1 {
+                return Err(KernelErrno::Busy);
+            }
+            next.online.remove(&cpu);
+        }
+        Ok(next)
+    }
+
+    /// A write of `value` (newline dropped) to `smt/control`.
+    pub fn set_smt_control(&self, value: &str) -> Result<Cpus, KernelErrno> {
+        match self.smt {
+            SmtControl::ForceOff => return Err(KernelErrno::Perm),
+            SmtControl::NotSupported => return Err(KernelErrno::NoDev),
+            SmtControl::On | SmtControl::Off => {}
+        }
+        let max = self.threads_per_core();
+        let (ctrl, threads) = match value.trim_end_matches('\n') {
+            "on" => (SmtControl::On, max),
+            "off" => (SmtControl::Off, 1),
+            "forceoff" => (SmtControl::ForceOff, 1),
+            n => match n.parse::<u32>() {
+                Ok(1) => (SmtControl::Off, 1),
+                Ok(t) if t > 1 && t == max => (SmtControl::On, max),
+                _ => return Err(KernelErrno::Inval),
+            },
+        };
+        let before = if self.smt == SmtControl::On { max } else { 1 };
+        let mut next = self.clone();
+        if threads > before {
+            // cpuhp_smt_enable(): every present offline CPU comes up.
+            next.smt = SmtControl::On;
+            next.online = self.present();
+        } else if threads < before || (ctrl == SmtControl::ForceOff && ctrl != self.smt) {
+            // cpuhp_smt_disable(): every online secondary thread goes down.
+            next.smt = ctrl;
+            next.online.retain(|c| self.primary(*c));
+        }
+        Ok(next)
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::KernelErrno::{Access, Again, Busy, Inval, Perm};
+    use super::KernelErrno::{Access, Again, Busy, Inval, NoDev, Perm};
     use super::*;
 
     /// An acpi-cpufreq policy: table 1.2-2.1 GHz in 100 MHz steps plus
@@ -817,8 +1224,25 @@ mod tests {
                 "devices/virtual/powercap/intel-rapl/enabled",
                 Knob::RaplEnabled,
             ),
-            ("devices/system/cpu/cpu1/online", Knob::Other),
-            ("devices/system/cpu/cpufreq/policy0/bios_limit", Knob::Other),
+            ("devices/system/cpu/cpu1/online", Knob::CpuOnline(1)),
+            ("devices/system/cpu/cpu15/online", Knob::CpuOnline(15)),
+            ("devices/system/cpu/online", Knob::Other),
+            ("devices/system/cpu/cpu1/topology/online", Knob::Other),
+            ("devices/system/cpu/cpux/online", Knob::Other),
+            ("devices/system/cpu/smt/control", Knob::SmtControl),
+            ("devices/system/cpu/smt/active", Knob::Other),
+            (
+                "devices/system/cpu/cpufreq/policy0/bios_limit",
+                Knob::PolicyOther,
+            ),
+            (
+                "devices/system/cpu/cpufreq/policy12/affected_cpus",
+                Knob::PolicyOther,
+            ),
+            (
+                "devices/system/cpu/cpufreq/ondemand/up_threshold",
+                Knob::Other,
+            ),
         ] {
             assert_eq!(Knob::classify(Path::new(rel)), knob, "{rel}");
         }
@@ -1186,5 +1610,165 @@ mod tests {
             );
             assert_eq!(once, twice, "{gov}");
         }
+    }
+
+    /// Two packages of two cores with two threads, CPUs numbered as
+    /// `two-socket-smt` does (packages interleaved, second threads after
+    /// the first ones), all online, SMT on.
+    fn smt_host() -> Cpus {
+        let places = (0..8)
+            .map(|cpu| {
+                let (thread, i) = (cpu / 4, cpu % 4);
+                let place = CpuPlace {
+                    package: i % 2,
+                    die: 0,
+                    core: i / 2,
+                    thread,
+                };
+                (cpu, place)
+            })
+            .collect();
+        Cpus {
+            places,
+            online: (0..8).collect(),
+            smt: SmtControl::On,
+        }
+    }
+
+    fn set(list: &[u32]) -> BTreeSet<u32> {
+        list.iter().copied().collect()
+    }
+
+    #[test]
+    fn cpu_online_writes() {
+        let all = smt_host();
+        assert_eq!(all.core_cpus(1), set(&[1, 5]));
+        assert_eq!(all.package_cpus(1), set(&[1, 3, 5, 7]));
+        assert!(all.smt_active());
+        // kstrtobool's spellings; anything else EINVAL.
+        for (v, up) in [("0", false), ("n", false), ("off", false), ("N", false)] {
+            assert_eq!(all.set_online(5, v).unwrap().online.contains(&5), up, "{v}");
+        }
+        for v in ["1", "y", "on", "Yes"] {
+            assert!(all.set_online(5, v).unwrap().online.contains(&5), "{v}");
+        }
+        for v in ["", "2", "o", "x"] {
+            assert_eq!(all.set_online(5, v), Err(Inval), "{v:?}");
+        }
+        let down = all.set_online(5, "0").unwrap();
+        assert_eq!(down.offline(), set(&[5]));
+        // Its sibling's and package's lists drop it.
+        assert_eq!(down.core_cpus(1), set(&[1]));
+        assert_eq!(down.package_cpus(3), set(&[1, 3, 7]));
+        assert!(down.smt_active());
+        // The same state again changes nothing; back up restores it.
+        assert_eq!(down.set_online(5, "0").unwrap(), down);
+        assert_eq!(down.set_online(5, "1").unwrap(), all);
+        // The last online CPU cannot go down.
+        let mut last = all.clone();
+        last.online = set(&[3]);
+        assert_eq!(last.set_online(3, "0"), Err(Busy));
+        // Through kernel_write: stored 0/1, the state in the outcome.
+        let ctx = FileContext::new().with_cpus(all.clone());
+        let out = kernel_write(Knob::CpuOnline(5), "0\n", &ctx).unwrap();
+        assert_eq!((out.stored.as_str(), out.cpus), ("0", Some(down)));
+        // Without the CPUs' state (an old tree) the value is stored as is.
+        assert_eq!(
+            stored(Knob::CpuOnline(5), "0", &FileContext::new()).unwrap(),
+            "0"
+        );
+    }
+
+    #[test]
+    fn smt_control_writes() {
+        let all = smt_host();
+        let off = all.set_smt_control("off\n").unwrap();
+        assert_eq!(off.smt, SmtControl::Off);
+        assert_eq!(off.online, set(&[0, 1, 2, 3]));
+        assert!(!off.smt_active());
+        // A secondary thread cannot come up while SMT is off; a primary
+        // one can.
+        assert_eq!(off.set_online(6, "1"), Err(Perm));
+        let p = off.set_online(2, "0").unwrap();
+        assert_eq!(p.set_online(2, "1").unwrap(), off);
+        // "on" brings every present offline CPU up, a primary thread
+        // taken down by hand included.
+        assert_eq!(p.set_smt_control("on").unwrap(), all);
+        // The same count again changes nothing: a CPU taken down by hand
+        // stays down under "on" or "2".
+        let one = all.set_online(6, "0").unwrap();
+        assert_eq!(one.set_smt_control("on").unwrap(), one);
+        assert_eq!(one.set_smt_control("2").unwrap(), one);
+        assert_eq!(all.set_smt_control("1").unwrap(), off);
+        assert_eq!(off.set_smt_control("off").unwrap(), off);
+        for bad in ["3", "0", "enable", ""] {
+            assert_eq!(all.set_smt_control(bad), Err(Inval), "{bad:?}");
+        }
+        // forceoff from on or off; then every write EPERM.
+        let forced = all.set_smt_control("forceoff").unwrap();
+        assert_eq!(forced.smt, SmtControl::ForceOff);
+        assert_eq!(forced.online, off.online);
+        assert_eq!(
+            off.set_smt_control("forceoff").unwrap().smt,
+            SmtControl::ForceOff
+        );
+        for v in ["on", "off", "bogus"] {
+            assert_eq!(forced.set_smt_control(v), Err(Perm), "{v}");
+        }
+        assert_eq!(forced.set_online(5, "1"), Err(Perm));
+        // notsupported: ENODEV, whatever is written.
+        let none = Cpus {
+            smt: SmtControl::NotSupported,
+            ..all.clone()
+        };
+        assert_eq!(none.set_smt_control("off"), Err(NoDev));
+        assert_eq!(none.set_smt_control("bogus"), Err(NoDev));
+        assert_eq!(KernelErrno::NoDev.errno(), libc::ENODEV);
+        // Through kernel_write: stored as shown.
+        let ctx = FileContext::new().with_cpus(all.clone());
+        let out = kernel_write(Knob::SmtControl, "1\n", &ctx).unwrap();
+        assert_eq!((out.stored.as_str(), out.cpus), ("off", Some(off)));
+    }
+
+    #[test]
+    fn the_record_round_trips() {
+        let all = smt_host();
+        let down = all.set_smt_control("off").unwrap();
+        let back = Cpus::from_record(&down.record(), down.online.clone()).unwrap();
+        assert_eq!(back, down);
+        assert_eq!(Cpus::from_record("smt on\n0 0 0 0\n", set(&[0])), None);
+        assert_eq!(Cpus::from_record("0 0 0 0 0\n", set(&[0])), None);
+        assert_eq!(Cpus::from_record("smt maybe\n", set(&[0])), None);
+    }
+
+    #[test]
+    fn an_inactive_policy_answers_busy() {
+        let inactive = acpi("userspace", "1900000").with("affected_cpus", "");
+        for knob in [
+            Knob::Governor,
+            Knob::Setspeed,
+            Knob::MinFreq,
+            Knob::MaxFreq,
+            Knob::Epp,
+            Knob::Boost,
+            Knob::PolicyOther,
+        ] {
+            assert_eq!(kernel_read(knob, &inactive), Err(Busy), "{knob:?}");
+            assert_eq!(stored(knob, "1900000", &inactive), Err(Busy), "{knob:?}");
+        }
+        // A policy with an online CPU left is served; so is a file outside
+        // a policy (the global boost has no affected_cpus).
+        let active = inactive.clone().with("affected_cpus", "5");
+        assert_eq!(
+            stored(Knob::Setspeed, "1850000", &active).unwrap(),
+            "1900000"
+        );
+        assert_eq!(kernel_read(Knob::PolicyOther, &active), Ok(None));
+        assert_eq!(stored(Knob::Boost, "0", &FileContext::new()).unwrap(), "0");
+        assert_eq!(
+            kernel_refuses(Knob::Other, &inactive),
+            None,
+            "only policy files"
+        );
     }
 }

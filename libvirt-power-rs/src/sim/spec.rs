@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //! What a simulated host is made of ([`SimSpec`], [`ZoneSpec`], the
-//! scaling [`Driver`]) and the presets that name real machines' shapes.
+//! scaling [`Driver`], the CPU [`Numbering`]) and the presets that name
+//! real machines' shapes.
+
+use std::collections::BTreeSet;
 
 /// The scaling drivers the generator can imitate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +16,26 @@ pub enum Driver {
     IntelPstatePassive,
     /// `amd-pstate-epp` (active mode).
     AmdPstateEpp,
+}
+
+/// How logical CPU numbers map to packages, cores and threads. Both
+/// number every core's first thread before any second thread (so CPU `n`
+/// and `n + cores` are SMT siblings); they differ in how the first threads
+/// walk the packages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Numbering {
+    /// Package by package: CPU 0 .. `cores_per_package - 1` on package 0,
+    /// then package 1, ...; what most single-socket machines and many AMD
+    /// servers show.
+    #[default]
+    PackageMajor,
+    /// Packages interleaved: CPU `n` (a first thread) on package
+    /// `n % packages`, core `n / packages`, as many dual-socket Intel
+    /// servers enumerate (the firmware lists the cores socket by socket in
+    /// turn: cpu0 package 0 core 0, cpu1 package 1 core 0, cpu2 package 0
+    /// core 1, ...). On a two-socket preset real CPU 0 and 1 then map to
+    /// packages 0 and 1.
+    PackageInterleaved,
 }
 
 /// A RAPL zone of a simulated host.
@@ -64,18 +87,32 @@ pub struct SimSpec {
     /// generator marks it the way it marks a locked RAPL zone: the file is
     /// read-only (`0444`) in the backing tree, where the kernel shows `0644`.
     pub turbo_locked: bool,
+    /// How CPU numbers map to packages and cores.
+    pub numbering: Numbering,
+    /// CPUs that start offline (`cpuN/online` 0, in the `offline` list,
+    /// without `topology/`, their policies inactive if no online CPU is
+    /// left in them). CPU 0 cannot be offline (it has no `online` file, as
+    /// on most x86 kernels).
+    pub offline: BTreeSet<u32>,
 }
 
 /// Names of the presets, for CLIs.
-pub const PRESETS: [&str; 7] = [
+pub const PRESETS: [&str; 9] = [
     "acpi-cpufreq",
     "intel-pstate-active",
     "intel-pstate-passive",
     "amd-pstate-epp",
     "two-socket",
+    "two-socket-smt",
+    "two-socket-smt-offline",
     "bios-locked",
     "large",
 ];
+
+/// The CPU that `two-socket-smt-offline` starts with offline: the second
+/// thread of package 1's core 2 (its policy inactive, its sibling CPU 5
+/// online).
+pub(crate) const SMT_OFFLINE_CPU: u32 = 13;
 
 fn z(name: &str, constraints: &[(&str, u64, u64, u64)], children: Vec<ZoneSpec>) -> ZoneSpec {
     ZoneSpec {
@@ -144,6 +181,21 @@ impl SimSpec {
             power_pmu: true,
             tdp_w: 85.0,
             turbo_locked: false,
+            numbering: Numbering::PackageMajor,
+            offline: BTreeSet::new(),
+        };
+        let two_socket_smt = SimSpec {
+            packages: 2,
+            cores_per_package: 4,
+            threads_per_core: 2,
+            numbering: Numbering::PackageInterleaved,
+            driver: Driver::IntelPstatePassive,
+            min_khz: 800_000,
+            max_khz: 3_600_000,
+            base_khz: 2_300_000,
+            zones: vec![server_package(0, 120, false), server_package(1, 120, false)],
+            tdp_w: 120.0,
+            ..base.clone()
         };
         Some(match name {
             "acpi-cpufreq" => base,
@@ -211,6 +263,15 @@ impl SimSpec {
                 tdp_w: 150.0,
                 ..base
             },
+            // Two sockets of 4 cores with 2 threads each, numbered the way
+            // many dual-socket Intel servers do (packages interleaved), a
+            // policy per CPU (intel_pstate passive).
+            "two-socket-smt" => two_socket_smt,
+            // The same with one SMT thread offline.
+            "two-socket-smt-offline" => SimSpec {
+                offline: BTreeSet::from([SMT_OFFLINE_CPU]),
+                ..two_socket_smt
+            },
             "bios-locked" => {
                 let mut pkg = client_package(0, 45);
                 pkg.locked = true;
@@ -252,16 +313,27 @@ impl SimSpec {
     }
 
     /// Package, core (within the package) and thread of a CPU, numbered the
-    /// way Linux does on x86: first thread of every core, then the second.
+    /// way Linux does on x86: first thread of every core, then the second;
+    /// the first threads walk the packages as [`Numbering`] says.
     pub fn place(&self, cpu: u32) -> (u32, u32, u32) {
         let cores = self.packages * self.cores_per_package;
         let thread = cpu / cores;
-        let core_global = cpu % cores;
-        (
-            core_global / self.cores_per_package,
-            core_global % self.cores_per_package,
-            thread,
-        )
+        let i = cpu % cores;
+        match self.numbering {
+            Numbering::PackageMajor => (
+                i / self.cores_per_package,
+                i % self.cores_per_package,
+                thread,
+            ),
+            Numbering::PackageInterleaved => (i % self.packages, i / self.packages, thread),
+        }
+    }
+
+    /// CPUs that start online.
+    pub fn online(&self) -> BTreeSet<u32> {
+        (0..self.cpu_count())
+            .filter(|c| !self.offline.contains(c))
+            .collect()
     }
 
     pub(super) fn siblings(&self, cpu: u32) -> Vec<u32> {

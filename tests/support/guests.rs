@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //! Real tiny guests under the private daemon of [`super::daemon`].
 //!
-//! - [`build_kernels`]: assembles `tests/guests/{busy,idle}.S` into two
+//! - [`build_kernels`]: assembles `tests/guests/{busy,idle,half}.S` into
 //!   32-bit multiboot ELF kernels (`as --32`, `ld -m elf_i386 -Ttext
 //!   0x100000`; binutils is installed with apt-get when missing). `busy`
-//!   spins (`jmp .`), `idle` masks the PICs and halts (`cli; hlt`); both
-//!   first write one line to the debugcon port 0xe9.
+//!   spins (`jmp .`), `idle` masks the PICs and halts (`cli; hlt`), `half`
+//!   alternates one 100 Hz PIT tick spinning and one in `hlt` (about half
+//!   a CPU); each first writes one line to the debugcon port 0xe9.
 //! - [`accel`]: KVM when `/dev/kvm` answers `KVM_GET_API_VERSION`, else
 //!   TCG (`LIBVIRT_POWER_GUEST_ACCEL=tcg` forces TCG).
 //! - [`Guest`]: the domain XML of one such guest: `<os><kernel>`, 32 MiB,
 //!   one vCPU, qemu64 without `svm` (with the default CPU model the
 //!   firmware never reaches the kernel under nested KVM), no disks, no
 //!   network, no graphics, no balloon, and `-debugcon file:...` through
-//!   `<qemu:commandline>`.
+//!   `<qemu:commandline>`; optionally more vCPUs ([`Guest::with_vcpus`])
+//!   and every vCPU and the emulator threads pinned to one host CPU
+//!   ([`Guest::pinned`]: `<vcpupin>`, `<emulatorpin>`).
 //! - [`GuestHost`]: wraps a harness [`Daemon`]. The daemon's qemu.conf
 //!   (`build/prefix/etc/libvirt/qemu.conf`, not written by the harness)
 //!   keeps the default `stdio_handler = "logd"`, so a private `virtlogd`
@@ -49,6 +52,8 @@ pub const NAME_PREFIX: &str = "lvp-guest-";
 pub const BUSY_LINE: &str = "libvirt-power guest busy: spinning";
 /// What the idle kernel writes to port 0xe9 (tests/guests/idle.S).
 pub const IDLE_LINE: &str = "libvirt-power guest idle: halting";
+/// What the duty-cycled kernel writes to port 0xe9 (tests/guests/half.S).
+pub const HALF_LINE: &str = "libvirt-power guest half: duty cycle 50%";
 
 /// Set to `tcg` to run the guests under TCG even where KVM works.
 pub const ACCEL_ENV: &str = "LIBVIRT_POWER_GUEST_ACCEL";
@@ -58,10 +63,11 @@ pub const MEMORY_MIB: u32 = 32;
 
 // ---------------------------------------------------------------- kernels
 
-/// The two kernels, in a temp dir removed on drop.
+/// The kernels, in a temp dir removed on drop.
 pub struct Kernels {
     pub busy: PathBuf,
     pub idle: PathBuf,
+    pub half: PathBuf,
     _dir: TempDir,
 }
 
@@ -108,7 +114,7 @@ fn run_ok(cmd: &mut Command) -> Run {
     r
 }
 
-/// Assembles and links `tests/guests/{busy,idle}.S`.
+/// Assembles and links `tests/guests/{busy,idle,half}.S`.
 pub fn build_kernels() -> Kernels {
     ensure_binutils();
     let dir = TempDir::new("guest-kernels");
@@ -140,6 +146,7 @@ pub fn build_kernels() -> Kernels {
     Kernels {
         busy: build("busy"),
         idle: build("idle"),
+        half: build("half"),
         _dir: dir,
     }
 }
@@ -216,6 +223,10 @@ pub struct Guest {
     pub kernel: PathBuf,
     pub debugcon: PathBuf,
     pub accel: Accel,
+    /// vCPUs (1 unless [`Guest::with_vcpus`]).
+    pub vcpus: u32,
+    /// The host CPU every vCPU and the emulator threads are pinned to.
+    pub pin_cpu: Option<u32>,
 }
 
 fn xml_escape(s: &str) -> String {
@@ -227,6 +238,35 @@ fn xml_escape(s: &str) -> String {
 }
 
 impl Guest {
+    /// The same guest with every vCPU and the emulator threads pinned to
+    /// host CPU `cpu` (`<vcpupin>`, `<emulatorpin>`).
+    pub fn pinned(self, cpu: u32) -> Guest {
+        Guest {
+            pin_cpu: Some(cpu),
+            ..self
+        }
+    }
+
+    /// The same guest with `vcpus` vCPUs (the kernels run on the first;
+    /// the others wait for a startup IPI that never comes, using no CPU).
+    pub fn with_vcpus(self, vcpus: u32) -> Guest {
+        assert!(vcpus >= 1, "a guest needs a vCPU");
+        Guest { vcpus, ..self }
+    }
+
+    /// The `<cputune>` element of a pinned guest, else nothing.
+    fn cputune(&self) -> String {
+        let Some(cpu) = self.pin_cpu else {
+            return String::new();
+        };
+        let mut s = String::from("  <cputune>\n");
+        for v in 0..self.vcpus {
+            s += &format!("    <vcpupin vcpu='{v}' cpuset='{cpu}'/>\n");
+        }
+        s += &format!("    <emulatorpin cpuset='{cpu}'/>\n  </cputune>\n");
+        s
+    }
+
     /// The domain XML.
     pub fn xml(&self) -> String {
         let kernel = xml_escape(&self.kernel.to_string_lossy());
@@ -235,8 +275,8 @@ impl Guest {
             "<domain type='{ty}' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
   <name>{name}</name>
   <memory unit='MiB'>{MEMORY_MIB}</memory>
-  <vcpu>1</vcpu>
-  <os>
+  <vcpu>{vcpus}</vcpu>
+{cputune}  <os>
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>{kernel}</kernel>
   </os>
@@ -259,6 +299,8 @@ impl Guest {
 ",
             ty = self.accel.domain_type(),
             name = xml_escape(&self.name),
+            vcpus = self.vcpus,
+            cputune = self.cputune(),
         )
     }
 
@@ -391,6 +433,8 @@ impl GuestHost {
             kernel: kernel.to_owned(),
             debugcon: self.dir.path().join(format!("{tag}.debugcon")),
             accel,
+            vcpus: 1,
+            pin_cpu: None,
         }
     }
 
@@ -418,6 +462,25 @@ impl GuestHost {
         let r = self.virsh.ok(&["undefine", &g.name]);
         self.defined.retain(|n| *n != g.name);
         r
+    }
+
+    /// The process id of the running guest's QEMU, from the pid file the
+    /// QEMU driver writes (`run/libvirt/qemu/<name>.pid` of the prefix).
+    pub fn qemu_pid(&self, g: &Guest) -> i32 {
+        let path = daemon::prefix().join(format!("run/libvirt/qemu/{}.pid", g.name));
+        let text = fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (is {} running?)", path.display(), g.name));
+        let pid: i32 = text
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{}: {text:?}: {e}", path.display()));
+        let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        assert!(
+            comm.starts_with("qemu"),
+            "{}: pid {pid} is not a QEMU (comm {comm:?})",
+            path.display()
+        );
+        pid
     }
 
     /// `virsh domstate`.

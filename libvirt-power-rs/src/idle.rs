@@ -10,8 +10,12 @@
 //!
 //! - fewer than [`MIN_SAMPLES`] intervals: nothing yet ([`IdleEstimate::Learning`]);
 //! - the loads seen spread by at least [`MIN_SPREAD`] (standard deviation
-//!   of `u`) and power grows with load: the fit's intercept, clamped to
-//!   `[0, mean power]` ([`IdleEstimate::Fit`]);
+//!   of `u`), reach down to [`MAX_LOWEST_LOAD`] or less (so the intercept
+//!   is not extrapolated far: the busy fraction and the energy of an
+//!   interval are not read at the same instant, and that noise in `u`
+//!   flattens the fitted line, which a long extrapolation turns into a
+//!   large idle error), and power grows with load: the fit's intercept,
+//!   clamped to `[0, mean power]` ([`IdleEstimate::Fit`]);
 //! - a host that has only been near idle (mean `u` at most [`LOW_LOAD`]):
 //!   the mean power, which overstates idle by at most `k * LOW_LOAD`
 //!   ([`IdleEstimate::LowLoad`]);
@@ -28,11 +32,21 @@ pub const MIN_SAMPLES: u64 = 10;
 /// Standard deviation of the busy fraction needed to trust the fit.
 pub const MIN_SPREAD: f64 = 0.05;
 
+/// The lowest busy fraction seen must be at most this for the fit to be
+/// trusted (it is forgotten at the rate of [`HALF_LIFE_SAMPLES`]).
+pub const MAX_LOWEST_LOAD: f64 = 0.25;
+
 /// Mean busy fraction under which the mean power stands for idle power.
 pub const LOW_LOAD: f64 = 0.05;
 
 /// Half-life of a sample's weight, in intervals (30 min at 1 s).
 pub const HALF_LIFE_SAMPLES: f64 = 1800.0;
+
+impl Default for IdleFit {
+    fn default() -> IdleFit {
+        IdleFit::new()
+    }
+}
 
 /// What [`IdleFit`] knows.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -69,7 +83,7 @@ impl IdleEstimate {
 }
 
 /// Running least-squares fit of power against busy fraction.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct IdleFit {
     samples: u64,
     w: f64,
@@ -77,12 +91,23 @@ pub struct IdleFit {
     y: f64,
     xx: f64,
     xy: f64,
+    /// The lowest busy fraction seen, rising by 1 / HALF_LIFE_SAMPLES per
+    /// sample so that an old low is forgotten.
+    lowest: f64,
 }
 
 impl IdleFit {
     /// An empty fit.
     pub fn new() -> IdleFit {
-        IdleFit::default()
+        IdleFit {
+            samples: 0,
+            w: 0.0,
+            x: 0.0,
+            y: 0.0,
+            xx: 0.0,
+            xy: 0.0,
+            lowest: f64::INFINITY,
+        }
     }
 
     /// Adds one interval: busy fraction `u` (0-1) and mean power, µW.
@@ -98,6 +123,7 @@ impl IdleFit {
         self.y = self.y * keep + power_uw;
         self.xx = self.xx * keep + u * u;
         self.xy = self.xy * keep + u * power_uw;
+        self.lowest = (self.lowest + 1.0 / HALF_LIFE_SAMPLES).min(u);
         self.samples += 1;
     }
 
@@ -114,7 +140,7 @@ impl IdleFit {
         let mean_x = self.x / self.w;
         let mean_y = self.y / self.w;
         let var_x = (self.xx / self.w - mean_x * mean_x).max(0.0);
-        if var_x.sqrt() >= MIN_SPREAD {
+        if var_x.sqrt() >= MIN_SPREAD && self.lowest <= MAX_LOWEST_LOAD {
             let slope = (self.xy / self.w - mean_x * mean_y) / var_x;
             if slope > 0.0 {
                 let idle = (mean_y - slope * mean_x).clamp(0.0, mean_y.max(0.0));
@@ -181,7 +207,17 @@ mod tests {
             f.add(u, 50e6 - 10e6 * u);
         }
         assert_eq!(f.estimate(), IdleEstimate::Unknown);
+        // Loads spread between 0.5 and 1 only: the intercept would be a
+        // long extrapolation, not trusted.
+        let mut f = IdleFit::new();
+        for i in 0..20 {
+            let u = 0.5 + 0.5 * (i % 2) as f64;
+            f.add(u, 20e6 + 100e6 * u);
+        }
+        assert_eq!(f.estimate(), IdleEstimate::Unknown);
+        f.add(0.1, 30e6);
+        assert!(matches!(f.estimate(), IdleEstimate::Fit { .. }), "{:?}", f.estimate());
         f.add(f64::NAN, 1.0);
-        assert_eq!(f.samples(), 20);
+        assert_eq!(f.samples(), 21);
     }
 }

@@ -24,7 +24,11 @@
 //!   the accountant treats all energy as active until the load varies.
 //!
 //! Samples are interval means, so each interval of any length is one
-//! sample; intervals of different lengths weigh the same.
+//! sample; intervals of different lengths weigh the same. An interval
+//! whose busy fraction differs from the previous one's by more than
+//! [`MAX_STEP`] is left out: the load changed within it, and its power and
+//! its load, read a few milliseconds (a simulated host: up to one runner
+//! step) apart, disagree most there.
 
 /// Intervals before an estimate is given.
 pub const MIN_SAMPLES: u64 = 10;
@@ -35,6 +39,10 @@ pub const MIN_SPREAD: f64 = 0.05;
 /// The lowest busy fraction seen must be at most this for the fit to be
 /// trusted (it is forgotten at the rate of [`HALF_LIFE_SAMPLES`]).
 pub const MAX_LOWEST_LOAD: f64 = 0.25;
+
+/// The largest change of the busy fraction from one interval to the next
+/// for the interval to count in the fit.
+pub const MAX_STEP: f64 = 0.2;
 
 /// Mean busy fraction under which the mean power stands for idle power.
 pub const LOW_LOAD: f64 = 0.05;
@@ -94,6 +102,8 @@ pub struct IdleFit {
     /// The lowest busy fraction seen, rising by 1 / HALF_LIFE_SAMPLES per
     /// sample so that an old low is forgotten.
     lowest: f64,
+    /// The previous interval's busy fraction.
+    previous: Option<f64>,
 }
 
 impl IdleFit {
@@ -107,6 +117,7 @@ impl IdleFit {
             xx: 0.0,
             xy: 0.0,
             lowest: f64::INFINITY,
+            previous: None,
         }
     }
 
@@ -117,6 +128,10 @@ impl IdleFit {
             return;
         }
         let u = u.clamp(0.0, 1.0);
+        let previous = self.previous.replace(u);
+        if previous.is_some_and(|p| (u - p).abs() > MAX_STEP) {
+            return;
+        }
         let keep = 0.5f64.powf(1.0 / HALF_LIFE_SAMPLES);
         self.w = self.w * keep + 1.0;
         self.x = self.x * keep + u;
@@ -163,17 +178,23 @@ impl IdleFit {
 mod tests {
     use super::*;
 
+    /// A triangle wave of loads 0, 0.1, ..., 1, 0.9, ... (steps of 0.1).
+    fn ramp(i: usize) -> f64 {
+        let k = i % 20;
+        (if k <= 10 { k } else { 20 - k }) as f64 / 10.0
+    }
+
     #[test]
     fn learns_a_line() {
         let mut f = IdleFit::new();
-        for i in 0..(MIN_SAMPLES - 1) {
-            f.add((i % 3) as f64 / 2.0, 0.0);
+        for i in 0..(MIN_SAMPLES as usize - 1) {
+            f.add(ramp(i), 0.0);
         }
         assert_eq!(f.estimate(), IdleEstimate::Learning);
         let mut f = IdleFit::new();
         // P = 22.5 W + 127.5 W * u, with +-5 % noise on the power.
         for i in 0..60 {
-            let u = (i % 5) as f64 / 4.0;
+            let u = ramp(i);
             let noise = if i % 2 == 0 { 1.05 } else { 0.95 };
             f.add(u, (22.5e6 + 127.5e6 * u) * noise);
         }
@@ -182,6 +203,26 @@ mod tests {
         };
         assert!((idle_uw - 22.5e6).abs() < 0.05 * 22.5e6, "{idle_uw}");
         assert!((slope_uw - 127.5e6).abs() < 0.05 * 127.5e6, "{slope_uw}");
+    }
+
+    #[test]
+    fn intervals_where_the_load_jumped_are_left_out() {
+        let mut f = IdleFit::new();
+        // Steady at 0.1, then steady at 0.9: the first interval at 0.9
+        // carries a power that lags (as if the energy were read 30 % of
+        // an interval late): left out, the fit stays exact.
+        for _ in 0..10 {
+            f.add(0.1, 30e6);
+        }
+        f.add(0.9, 30e6 + 0.7 * 80e6);
+        for _ in 0..10 {
+            f.add(0.9, 110e6);
+        }
+        assert_eq!(f.samples(), 20);
+        let IdleEstimate::Fit { idle_uw, .. } = f.estimate() else {
+            panic!("{:?}", f.estimate());
+        };
+        assert!((idle_uw - 20e6).abs() < 1.0, "{idle_uw}");
     }
 
     #[test]
@@ -203,7 +244,7 @@ mod tests {
         // Power falling with load is not a fit.
         let mut f = IdleFit::new();
         for i in 0..20 {
-            let u = (i % 2) as f64;
+            let u = ramp(i);
             f.add(u, 50e6 - 10e6 * u);
         }
         assert_eq!(f.estimate(), IdleEstimate::Unknown);
@@ -211,13 +252,14 @@ mod tests {
         // long extrapolation, not trusted.
         let mut f = IdleFit::new();
         for i in 0..20 {
-            let u = 0.5 + 0.5 * (i % 2) as f64;
+            let u = 0.5 + ramp(i) / 2.0;
             f.add(u, 20e6 + 100e6 * u);
         }
         assert_eq!(f.estimate(), IdleEstimate::Unknown);
-        f.add(0.1, 30e6);
+        f.add(0.4, 60e6);
+        f.add(0.25, 45e6);
         assert!(matches!(f.estimate(), IdleEstimate::Fit { .. }), "{:?}", f.estimate());
         f.add(f64::NAN, 1.0);
-        assert_eq!(f.samples(), 21);
+        assert_eq!(f.samples(), 22);
     }
 }

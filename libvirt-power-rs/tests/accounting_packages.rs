@@ -175,10 +175,11 @@ impl Rig {
         r
     }
 
-    /// Warms the idle fit up: 12 s at loads 0, 0.5 and 1 on both packages.
+    /// Warms the idle fit up: 12 s at loads rising from 0 to 1 by 0.1
+    /// and falling back, on both packages.
     fn learn_idle(&mut self) {
         for i in 0..12 {
-            let u = (i % 3) as f64 / 2.0;
+            let u = if i <= 10 { i } else { 20 - i } as f64 / 10.0;
             self.second([u, u], &[]);
         }
     }

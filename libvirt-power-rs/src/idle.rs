@@ -258,7 +258,11 @@ mod tests {
         assert_eq!(f.estimate(), IdleEstimate::Unknown);
         f.add(0.4, 60e6);
         f.add(0.25, 45e6);
-        assert!(matches!(f.estimate(), IdleEstimate::Fit { .. }), "{:?}", f.estimate());
+        assert!(
+            matches!(f.estimate(), IdleEstimate::Fit { .. }),
+            "{:?}",
+            f.estimate()
+        );
         f.add(f64::NAN, 1.0);
         assert_eq!(f.samples(), 22);
     }

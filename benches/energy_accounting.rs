@@ -36,6 +36,8 @@
 
 #[path = "common/cpu_time.rs"]
 mod cpu_time;
+#[path = "common/report.rs"]
+mod report;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -46,6 +48,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cpu_time::{clock_ticks_per_s, measure, median};
+use report::{guests_word, ratio, side};
 use support::daemon::{self, Daemon, SimHost};
 use support::guests::{self, EnergySource, Guest, GuestHost, IDLE_LINE};
 
@@ -160,35 +163,7 @@ fn stats_latency(bin: &Path, uri: &str, domains: usize) -> Latency {
 
 // ------------------------------------------------------------ CPU time
 
-/// The accounting interval the running guests' energy stats name, if any
-/// guest has them.
-fn energy_tick(gh: &GuestHost) -> Option<u64> {
-    gh.stats(&["--energy", "--list-running"], &[])
-        .values()
-        .filter_map(|s| s.0.get("energy.tick"))
-        .map(|v| v.parse::<u64>().expect("energy.tick is a number"))
-        .max()
-}
-
 // ------------------------------------------------------------ report
-
-/// `a / b`, or why there is no ratio: an idle daemon with accounting off
-/// does no periodic work at all, so its CPU time can be exactly 0.
-fn ratio(a: f64, b: f64) -> String {
-    if b > 0.0 {
-        format!("{:.2}", a / b)
-    } else {
-        "n/a (off used no CPU time)".into()
-    }
-}
-
-fn guests_word(n: usize) -> &'static str {
-    if n == 1 { "guest" } else { "guests" }
-}
-
-fn side(on: bool) -> &'static str {
-    if on { "on" } else { "off" }
-}
 
 // ------------------------------------------------------------ main
 
@@ -248,10 +223,10 @@ fn main() {
             // The accounting really runs (or does not): the guests' energy
             // interval before and after the window. The daemon finishes
             // with virsh's connection before the window starts.
-            let tick0 = energy_tick(&gh);
+            let tick0 = gh.energy_tick();
             std::thread::sleep(Duration::from_millis(300));
             let w = measure(pid, WINDOW, hz);
-            let tick1 = energy_tick(&gh);
+            let tick1 = gh.energy_tick();
             let intervals = match (on, tick0, tick1) {
                 (true, Some(a), Some(b)) => {
                     let min = WINDOW.as_secs() - 1;

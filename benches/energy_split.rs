@@ -36,6 +36,8 @@
 
 #[path = "common/cpu_time.rs"]
 mod cpu_time;
+#[path = "common/report.rs"]
+mod report;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -44,6 +46,7 @@ use std::fs;
 use std::time::{Duration, Instant};
 
 use cpu_time::{clock_ticks_per_s, measure, median};
+use report::{guests_word, ratio, side};
 use support::daemon::{self, Daemon, SimHost};
 use support::guests::{self, EnergySource, Guest, GuestHost, IDLE_LINE};
 
@@ -62,23 +65,6 @@ const SETTLE: Duration = Duration::from_secs(3);
 /// One CPU-time window.
 const WINDOW: Duration = Duration::from_secs(8);
 
-fn side(on: bool) -> &'static str {
-    if on { "on" } else { "off" }
-}
-
-fn guests_word(n: usize) -> &'static str {
-    if n == 1 { "guest" } else { "guests" }
-}
-
-/// The accounting interval the running guests' energy stats name.
-fn energy_tick(gh: &GuestHost) -> Option<u64> {
-    gh.stats(&["--energy", "--list-running"], &[])
-        .values()
-        .filter_map(|s| s.0.get("energy.tick"))
-        .map(|v| v.parse::<u64>().expect("energy.tick is a number"))
-        .max()
-}
-
 /// `SPLIT_ENV` in the environment of process `pid`.
 fn env_of(pid: u32) -> Option<String> {
     let path = format!("/proc/{pid}/environ");
@@ -92,14 +78,6 @@ fn env_of(pid: u32) -> Option<String> {
 /// Threads of process `pid`.
 fn threads(pid: i32) -> usize {
     fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count())
-}
-
-fn ratio(a: f64, b: f64) -> String {
-    if b > 0.0 {
-        format!("{:.2}", a / b)
-    } else {
-        "n/a (off used no CPU time)".into()
-    }
 }
 
 fn main() {
@@ -168,10 +146,10 @@ fn main() {
             if qemu_threads.is_empty() {
                 qemu_threads.push(threads(gh.qemu_pid(&running[0])));
             }
-            let tick0 = energy_tick(&gh);
+            let tick0 = gh.energy_tick();
             std::thread::sleep(Duration::from_millis(300));
             let w = measure(pid, WINDOW, hz);
-            let tick1 = energy_tick(&gh);
+            let tick1 = gh.energy_tick();
             let intervals = match (tick0, tick1) {
                 (Some(a), Some(b)) => {
                     let min = WINDOW.as_secs() - 1;

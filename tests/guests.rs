@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::daemon::{self, Daemon, SimHost, Virsh};
+use support::daemon::{self, Daemon, SimHost};
 use support::guests::{self, Accel, BUSY_LINE, EnergySource, Guest, GuestHost, IDLE_LINE, Stats};
 
 /// How long a guest may take from `virsh start` to its debugcon line.
@@ -44,16 +44,6 @@ const WINDOW: Duration = Duration::from_secs(6);
 // ------------------------------------------------------------ energy source
 
 // ------------------------------------------------------------ snapshots
-
-/// `virsh rapl-limit --raw`: every field of the node getter.
-fn node_fields(virsh: &Virsh) -> BTreeMap<String, String> {
-    let r = virsh.ok(&["rapl-limit", "--raw"]);
-    r.stdout
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
 
 fn num(map: &BTreeMap<String, String>, key: &str) -> u64 {
     map.get(key)
@@ -100,9 +90,9 @@ fn zone_energy(s: &Stats) -> BTreeMap<String, u64> {
 fn snapshot(gh: &GuestHost, guests: &[&Guest]) -> Snapshot {
     let start = Instant::now();
     loop {
-        let n0 = node_fields(&gh.virsh);
+        let n0 = gh.node_fields();
         let stats = gh.stats(&["--energy", "--list-running"], &[]);
-        let n1 = node_fields(&gh.virsh);
+        let n1 = gh.node_fields();
         let tick = num(&n0, "accounting.tick");
         let same = tick == num(&n1, "accounting.tick")
             && stats.values().all(|s| s.u64("energy.tick") == tick);
@@ -691,7 +681,7 @@ fn accounting_off_switch() {
         "{}",
         table.stdout
     );
-    assert!(!node_fields(&gh.virsh).contains_key("accounting.tick"));
+    assert!(!gh.node_fields().contains_key("accounting.tick"));
     println!("accounting off: no energy fields, no perf descriptors, rapl-limit says off");
     gh.destroy(&g);
     gh.undefine(&g);

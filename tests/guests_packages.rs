@@ -40,7 +40,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use libvirt_power::sim::Truth;
-use support::daemon::{self, Daemon, SimHost, Virsh};
+use support::daemon::{self, Daemon, SimHost};
 use support::guests::{
     self, Accel, BUSY_LINE, EnergySource, Guest, GuestHost, HALF_LINE, IDLE_LINE, Kernels,
 };
@@ -60,16 +60,6 @@ const REST: Duration = Duration::from_secs(8);
 const FIT_MIN_INTERVALS: u64 = 10;
 
 // ------------------------------------------------------------ snapshots
-
-/// `virsh rapl-limit --raw`: every field of the node getter.
-fn node_fields(virsh: &Virsh) -> BTreeMap<String, String> {
-    let r = virsh.ok(&["rapl-limit", "--raw"]);
-    r.stdout
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
 
 /// The number in `key`; a missing key fails the test, saying that the
 /// daemon may predate the field.
@@ -176,9 +166,9 @@ fn parse_node(n: &BTreeMap<String, String>) -> BTreeMap<String, NodeZone> {
 fn snapshot(gh: &GuestHost, guests: &[&Guest]) -> Snap {
     let start = Instant::now();
     loop {
-        let n0 = node_fields(&gh.virsh);
+        let n0 = gh.node_fields();
         let stats = gh.stats(&["--energy", "--list-running"], &[]);
-        let n1 = node_fields(&gh.virsh);
+        let n1 = gh.node_fields();
         let tick = field(&n0, "accounting.tick", "rapl-limit --raw");
         let same = tick == field(&n1, "accounting.tick", "rapl-limit --raw")
             && stats.values().all(|s| s.u64("energy.tick") == tick);
@@ -239,7 +229,7 @@ fn next_tick(
 ) -> (Snap, Truth) {
     let start = Instant::now();
     loop {
-        let n = node_fields(&gh.virsh);
+        let n = gh.node_fields();
         let tick = field(&n, "accounting.tick", "rapl-limit --raw");
         if tick > after {
             let truth = energy.truth();

@@ -558,6 +558,26 @@ impl GuestHost {
         out
     }
 
+    /// `virsh rapl-limit --raw`: every field of the node getter.
+    pub fn node_fields(&self) -> BTreeMap<String, String> {
+        let r = self.virsh.ok(&["rapl-limit", "--raw"]);
+        r.stdout
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    /// The accounting interval the running guests' energy stats name, if
+    /// any guest has them.
+    pub fn energy_tick(&self) -> Option<u64> {
+        self.stats(&["--energy", "--list-running"], &[])
+            .values()
+            .filter_map(|s| s.0.get("energy.tick"))
+            .map(|v| v.parse::<u64>().expect("energy.tick is a number"))
+            .max()
+    }
+
     /// The daemon's open descriptors and what they point to.
     pub fn daemon_fd_list(&self) -> BTreeMap<u32, String> {
         let dir = format!("/proc/{}/fd", self.daemon.pid());

@@ -365,9 +365,35 @@ fn read_only_connections_refuse_every_setter_and_read_every_table() {
         Virsh::new(d.tcp_uri.as_deref().unwrap()).ro(),
         Virsh::new(&format!("qemu:///system?socket={}", ro_sock.display())),
     ];
+    let raw_energy = |v: &Virsh| -> Vec<String> {
+        v.ok(&["rapl-limit", "--raw"])
+            .stdout
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(k, _)| k.to_owned()))
+            .filter(|k| k.starts_with("zone.") && k.ends_with(".energy"))
+            .collect()
+    };
+    assert_eq!(raw_energy(&v).len(), 2, "the privileged reader sees the counters");
     for ro in &readers {
         let who = format!("{}{}", ro.uri, if ro.readonly { " -r" } else { "" });
-        assert_eq!(tables(ro), want, "{who}: read-only tables");
+        let got = tables(ro);
+        assert_eq!(got[..2], want[..2], "{who}: read-only tables");
+        // The same RAPL rows, without the raw energy counter (root-only in
+        // sysfs since Linux 5.10, CVE-2020-8694).
+        let (rw_rows, ro_rows) = (parse_table(&want[2]), parse_table(&got[2]));
+        assert_eq!(rw_rows.len(), ro_rows.len(), "{who}:\n{}", got[2]);
+        for (a, b) in rw_rows.iter().zip(&ro_rows) {
+            for ((title, rw), (ro_title, ro_cell)) in a.iter().zip(b) {
+                assert_eq!(title, ro_title, "{who}:\n{}", got[2]);
+                if title == "Energy (uJ)" {
+                    assert_ne!(rw, "-", "{who}:\n{}", want[2]);
+                    assert_eq!(ro_cell, "-", "{who}: raw counter shown:\n{}", got[2]);
+                } else {
+                    assert_eq!(rw, ro_cell, "{who}: {title}:\n{}", got[2]);
+                }
+            }
+        }
+        assert_eq!(raw_energy(ro), Vec::<String>::new(), "{who}: raw counters");
         let dry = "governor --cpu 0 --governor performance --dry-run";
         let refused = SETTERS
             .iter()
@@ -883,5 +909,82 @@ fn offline_cpus_leave_virsh_frequency_working_and_are_shown_offline() {
         "frequency | 8 | Governor=schedutil; Max (kHz)=3600000",
         "SMT on",
     );
+    d.assert_answers(&v);
+}
+
+/// `accounting.tick` of the node getter (`virsh rapl-limit --raw`).
+fn accounting_tick(v: &Virsh) -> u64 {
+    let r = v.ok(&["rapl-limit", "--raw"]);
+    r.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("accounting.tick="))
+        .unwrap_or_else(|| panic!("no accounting.tick:\n{r}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn accounting_keeps_its_pace_through_wall_clock_steps() {
+    require_root!();
+    daemon::require_patched();
+    // tests/clockstep/clockstep.c steps the daemon's wall clock (and the
+    // wall-clock deadlines it sleeps to) by the seconds in a file.
+    let tmp = TempDir::new("clockstep");
+    let so = tmp.path().join("clockstep.so");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clockstep/clockstep.c");
+    let cc = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O2", "-Wall", "-Werror", "-o"])
+        .arg(&so)
+        .arg(&src)
+        .arg("-ldl")
+        .output()
+        .unwrap();
+    assert!(
+        cc.status.success(),
+        "cc {}: {}",
+        src.display(),
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let step = tmp.path().join("step");
+    std::fs::write(&step, "0\n").unwrap();
+    let host = SimHost::plain("acpi-cpufreq");
+    let interval_ms = 200;
+    let d = Daemon::patched_with_env(
+        &host.root,
+        false,
+        &format!("power_accounting_interval = {interval_ms}"),
+        &[
+            ("LD_PRELOAD", so.as_os_str()),
+            ("CLOCKSTEP_FILE", step.as_os_str()),
+        ],
+    );
+    let v = Virsh::new(&d.uri);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while accounting_tick(&v) < 2 {
+        assert!(std::time::Instant::now() < deadline, "accounting does not tick");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // An hour back, then two hours forward: 3 s each at 200 ms is 15
+    // intervals. Before the accounting slept on the monotonic clock, the
+    // step back stopped it for an hour (0 or 1 ticks).
+    let window = std::time::Duration::from_secs(3);
+    let most = window.as_millis() as u64 / interval_ms + 2;
+    for (secs, what) in [("-3600", "an hour back"), ("3600", "an hour forward")] {
+        std::fs::write(&step, format!("{secs}\n")).unwrap();
+        let before = accounting_tick(&v);
+        let start = std::time::Instant::now();
+        std::thread::sleep(window);
+        let ticks = accounting_tick(&v) - before;
+        let took = start.elapsed();
+        eprintln!("wall clock stepped {what}: {ticks} ticks in {took:.1?} at {interval_ms} ms");
+        assert!(
+            ticks >= 5,
+            "{what}: {ticks} ticks in {took:?} (interval {interval_ms} ms)"
+        );
+        assert!(
+            ticks <= most + (took.saturating_sub(window).as_millis() as u64 / interval_ms),
+            "{what}: {ticks} ticks in {took:?}: a burst"
+        );
+    }
     d.assert_answers(&v);
 }

@@ -57,6 +57,11 @@ static const testCase cases[] = {
     OK("2400MHz", FREQ, 2400000ULL),
     OK("2.4GHz", FREQ, 2400000ULL),
     OK("2.4ghz", FREQ, 2400000ULL),
+    OK("2.4GHZ", FREQ, 2400000ULL),
+    OK("2400KHZ", FREQ, 2400ULL),
+    BAD("2400mhz", FREQ, AMBIGUOUS),
+    BAD("2400mHz", FREQ, AMBIGUOUS),
+    OK("2400MHZ", FREQ, 2400000ULL),
     OK("2.4 GHz", FREQ, 2400000ULL),
     OK(" 2.4GHz ", FREQ, 2400000ULL),
     OK("2.101GHz", FREQ, 2101000ULL),
@@ -119,6 +124,12 @@ static const testCase cases[] = {
     BAD("-15W", POWER, NEGATIVE),
     BAD("18446744073710W", POWER, OVERFLOW),
     BAD("W", POWER, MALFORMED),
+    /* case: m is milli, M is mega; where case changes the meaning the
+     * unit must be written as accepted */
+    BAD("15MW", POWER, AMBIGUOUS),
+    BAD("15Mw", POWER, AMBIGUOUS),
+    OK("15mw", POWER, 15000ULL),
+    OK("15UW", POWER, 15ULL),
 
     /* times, us */
     OK("1000", TIME, 1000ULL),
@@ -127,6 +138,10 @@ static const testCase cases[] = {
     OK("2.44ms", TIME, 2440ULL),
     OK("1s", TIME, 1000000ULL),
     OK("28S", TIME, 28000000ULL),
+    BAD("10MS", TIME, AMBIGUOUS),
+    BAD("10Ms", TIME, AMBIGUOUS),
+    OK("10mS", TIME, 10000ULL),
+    OK("10US", TIME, 10ULL),
     OK("0.000976s", TIME, 976ULL),
     BAD("1min", TIME, UNIT),
     BAD("1h", TIME, UNIT),
@@ -153,6 +168,8 @@ resultName(virshPowerParseResult result)
         return "PRECISION";
     case VIRSH_POWER_PARSE_OVERFLOW:
         return "OVERFLOW";
+    case VIRSH_POWER_PARSE_AMBIGUOUS:
+        return "AMBIGUOUS";
     case VIRSH_POWER_PARSE_LAST:
         break;
     }

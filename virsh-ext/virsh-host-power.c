@@ -101,6 +101,12 @@ virshPowerCommandOptQuantity(vshControl *ctl,
                  str, name, accepted);
         break;
 
+    case VIRSH_POWER_PARSE_AMBIGUOUS:
+        vshError(ctl,
+                 _("Invalid unit in '%1$s' for option --%2$s: the case of a unit's prefix matters (m is milli, M is mega); expected %3$s"),
+                 str, name, accepted);
+        break;
+
     case VIRSH_POWER_PARSE_PRECISION:
         vshError(ctl,
                  _("Invalid value '%1$s' for option --%2$s: values are whole numbers of %3$s"),

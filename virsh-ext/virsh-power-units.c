@@ -25,12 +25,17 @@
 
 typedef struct _virshPowerUnit virshPowerUnit;
 struct _virshPowerUnit {
-    const char *suffix;         /* matched ignoring ASCII case */
+    const char *suffix;         /* matched ignoring ASCII case but in a
+                                 * prefix of virshPowerCaseSensitivePrefixes */
     unsigned long long factor;  /* base units per unit, a power of ten */
 };
 
 /* Each list starts with the base unit, which a bare number also uses,
  * and ends with a NULL suffix. */
+/* SI prefixes that are another prefix in the other case (milli/mega,
+ * pico/peta). */
+static const char virshPowerCaseSensitivePrefixes[] = "mMpP";
+
 static const virshPowerUnit virshPowerFrequencyUnits[] = {
     { "kHz", 1ULL },
     { "MHz", 1000ULL },
@@ -96,7 +101,9 @@ virshPowerQuantityBaseUnit(virshPowerQuantity quantity)
  * Parse a non-negative decimal number, optionally with a fractional
  * part, followed by an optional unit of @quantity: "2400000", "2400MHz",
  * "2.4GHz", "15W", "0.5W", "10ms", "1 s". Units are matched ignoring
- * ASCII case; spaces may surround the number and the unit. A bare
+ * ASCII case, but for an SI prefix whose other case is another prefix
+ * ("MW" is not "mW": VIRSH_POWER_PARSE_AMBIGUOUS); spaces may surround
+ * the number and the unit. A bare
  * number is in the base unit (kHz, uW or us). The conversion is exact
  * integer arithmetic: a fraction finer than one base unit ("1.5kHz",
  * "0.0000001W") is rejected instead of being rounded, and so is any
@@ -172,6 +179,12 @@ virshPowerParseQuantity(const char *str,
         }
         if (!unit)
             return VIRSH_POWER_PARSE_UNIT;
+        /* Case does not matter, except in an SI prefix whose case is
+         * another prefix: 'MW' is megawatts, not milliwatts, and 'mHz'
+         * millihertz, not megahertz. */
+        if (suffix[0] != unit->suffix[0] &&
+            strchr(virshPowerCaseSensitivePrefixes, suffix[0]))
+            return VIRSH_POWER_PARSE_AMBIGUOUS;
     }
 
     /* The integer part, in units of @unit. */

@@ -37,6 +37,8 @@ typedef enum {
     VIRSH_POWER_PARSE_UNIT,        /* unit not accepted for the quantity */
     VIRSH_POWER_PARSE_PRECISION,   /* finer than one base unit */
     VIRSH_POWER_PARSE_OVERFLOW,    /* more than 2^64-1 base units */
+    VIRSH_POWER_PARSE_AMBIGUOUS,   /* a unit's SI prefix in the wrong case
+                                    * (MW is not mW) */
 
     VIRSH_POWER_PARSE_LAST
 } virshPowerParseResult;

@@ -352,6 +352,8 @@ pub struct Daemon {
     dir: TempDir,
     /// The prefix's qemu.conf as it was, put back on drop.
     qemu_conf: Option<(PathBuf, Vec<u8>)>,
+    /// Extra environment of the daemon processes.
+    env: Vec<(String, std::ffi::OsString)>,
     _lock: Option<File>,
 }
 
@@ -367,6 +369,17 @@ impl Daemon {
     /// daemon's life (the driver reads no other file); the file is put
     /// back on drop.
     pub fn patched_with(sysfs: &Path, tcp: bool, qemu_conf: &str) -> Daemon {
+        Daemon::patched_with_env(sysfs, tcp, qemu_conf, &[])
+    }
+
+    /// [`Daemon::patched_with`] with `env` added to the daemons'
+    /// environment (e.g. `LD_PRELOAD`).
+    pub fn patched_with_env(
+        sysfs: &Path,
+        tcp: bool,
+        qemu_conf: &str,
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Daemon {
         require_prefix();
         let lock = lock_prefix();
         let conf_path = prefix().join("etc/libvirt/qemu.conf");
@@ -410,6 +423,10 @@ impl Daemon {
             stock: false,
             dir: TempDir::new("e2e-daemon"),
             qemu_conf: (!qemu_conf.is_empty()).then_some((conf_path, original)),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             _lock: Some(lock),
         };
         // The default pid file in the prefix: a second virtqemud on the
@@ -467,6 +484,7 @@ impl Daemon {
             stock: true,
             dir: TempDir::new("e2e-stock"),
             qemu_conf: None,
+            env: Vec::new(),
             _lock: None,
         };
         let dir = d.dir.path().to_owned();
@@ -519,6 +537,7 @@ impl Daemon {
             Some(root) => cmd.env("LIBVIRT_POWER_SYSFS_ROOT", root),
             None => cmd.env_remove("LIBVIRT_POWER_SYSFS_ROOT"),
         };
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd.env_remove("LIBVIRT_DEFAULT_URI")
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())

@@ -26,7 +26,6 @@
 #include "virlog.h"
 #include "virstring.h"
 #include "virthread.h"
-#include "virtime.h"
 #include "virtypedparam.h"
 #include "viruuid.h"
 
@@ -586,9 +585,26 @@ virHostPowerGetFrequency(const char *sysfsRoot,
 }
 
 
+/**
+ * virHostPowerGetRaplLimit:
+ * @sysfsRoot: the host's sysfs, or NULL for the library's choice
+ * @zone: a zone key, or NULL for every zone
+ * @privileged: whether the caller may read the raw energy counters
+ * @params: where to store the typed parameters
+ * @nparams: where to store their number
+ * @flags: 0
+ *
+ * The fields of virNodeGetRaplLimit. The raw "energy" counter of a zone
+ * is given only when @privileged: the drivers pass false for read-only
+ * connections, which get the energy accounting's totals instead (updated
+ * once per accounting interval, 100 ms at the finest).
+ *
+ * Returns 0 on success, -1 with an error reported.
+ */
 int
 virHostPowerGetRaplLimit(const char *sysfsRoot,
                          const char *zone,
+                         bool privileged,
                          virTypedParameterPtr *params,
                          int *nparams,
                          unsigned int flags)
@@ -630,7 +646,10 @@ virHostPowerGetRaplLimit(const char *sysfsRoot,
         ADD_FIELD(Int, "package", z.package);
         if (z.enabled >= 0)
             ADD_FIELD(Boolean, "enabled", z.enabled);
-        if (z.has_energy)
+        /* The raw counter is root-only in sysfs since Linux 5.10: its
+         * fine-grained changes leak what other tenants compute
+         * (PLATYPUS, CVE-2020-8694). */
+        if (z.has_energy && privileged)
             ADD_FIELD(ULLong, "energy", z.energy_uj);
         if (z.max_energy_range_uj)
             ADD_FIELD(ULLong, "max_energy_range", z.max_energy_range_uj);
@@ -701,11 +720,15 @@ virHostPowerCreateSimulatedHost(const char *dir)
 /* Per-domain energy accounting. */
 
 struct _virHostPowerAccounting {
-    virMutex lock;
-    virCond cond;
+    virMutex lock;      /* the accountant and everything below */
+    /* The thread sleeps on a GCond: GLib waits on the monotonic clock,
+     * so a step of the wall clock neither stalls nor hurries it
+     * (virCondWaitUntil takes a wall-clock deadline). */
+    GMutex wakeLock;
+    GCond wake;
+    bool quit;          /* under wakeLock */
     virThread thread;
     bool threadRunning;
-    bool quit;
     unsigned int intervalMS;
     virHostPowerIdlePolicy idlePolicy;
     lvp_accountant *acc;
@@ -748,37 +771,61 @@ virHostPowerAccountingTick(virHostPowerAccounting *acct)
 }
 
 
+/* Sleeps until @deadlineUS on the monotonic clock (g_get_monotonic_time)
+ * or until virHostPowerAccountingFree asks the thread to quit. Returns
+ * true to quit. */
+static bool
+virHostPowerAccountingSleep(virHostPowerAccounting *acct,
+                            gint64 deadlineUS)
+{
+    bool quit;
+
+    g_mutex_lock(&acct->wakeLock);
+    while (!acct->quit) {
+        /* FALSE once the deadline has passed; TRUE when woken (or
+         * spuriously). */
+        if (!g_cond_wait_until(&acct->wake, &acct->wakeLock, deadlineUS))
+            break;
+    }
+    quit = acct->quit;
+    g_mutex_unlock(&acct->wakeLock);
+    return quit;
+}
+
+
+static void
+virHostPowerAccountingTickLocked(virHostPowerAccounting *acct)
+{
+    VIR_LOCK_GUARD lock = virLockGuardLock(&acct->lock);
+
+    virHostPowerAccountingTick(acct);
+}
+
+
 static void
 virHostPowerAccountingLoop(void *opaque)
 {
     virHostPowerAccounting *acct = opaque;
-    unsigned long long next = 0;
-    unsigned long long now = 0;
-    VIR_LOCK_GUARD lock = virLockGuardLock(&acct->lock);
-
-    if (virTimeMillisNow(&next) < 0)
-        return;
+    gint64 intervalUS = (gint64) acct->intervalMS * 1000;
+    gint64 next = g_get_monotonic_time();
+    gint64 now;
 
     /* The first tick is the zones' baseline. */
-    virHostPowerAccountingTick(acct);
-    while (!acct->quit) {
-        next += acct->intervalMS;
-        while (!acct->quit && virTimeMillisNow(&now) == 0 && now < next) {
-            if (virCondWaitUntil(&acct->cond, &acct->lock, next) < 0 &&
-                errno != ETIMEDOUT)
-                break;
-        }
-        if (acct->quit)
+    virHostPowerAccountingTickLocked(acct);
+    for (;;) {
+        next += intervalUS;
+        if (virHostPowerAccountingSleep(acct, next))
             break;
-        virHostPowerAccountingTick(acct);
+        virHostPowerAccountingTickLocked(acct);
         /* Fell behind (the host was suspended, or very busy): skip the
          * missed intervals rather than ticking in a burst. */
-        if (now > next + acct->intervalMS)
+        now = g_get_monotonic_time();
+        if (now > next + intervalUS)
             next = now;
     }
     /* A last interval, so that the state file holds the latest counters
      * for the next daemon. */
-    virHostPowerAccountingTick(acct);
+    virHostPowerAccountingTickLocked(acct);
 }
 
 
@@ -831,12 +878,8 @@ virHostPowerAccountingNew(const char *sysfsRoot,
         g_free(g_steal_pointer(&acct));
         return NULL;
     }
-    if (virCondInit(&acct->cond) < 0) {
-        virReportSystemError(errno, "%s", _("cannot initialize condition"));
-        virMutexDestroy(&acct->lock);
-        g_free(g_steal_pointer(&acct));
-        return NULL;
-    }
+    g_mutex_init(&acct->wakeLock);
+    g_cond_init(&acct->wake);
 
     if ((rc = lvp_accountant_new(host, LVP_WEIGHT_AUTO, &acct->acc)) != LVP_RESULT_OK) {
         virHostPowerReportError(rc, _("cannot start energy accounting"));
@@ -917,16 +960,17 @@ virHostPowerAccountingFree(virHostPowerAccounting *acct)
         return;
 
     if (acct->threadRunning) {
-        VIR_WITH_MUTEX_LOCK_GUARD(&acct->lock) {
-            acct->quit = true;
-            virCondSignal(&acct->cond);
-        }
+        g_mutex_lock(&acct->wakeLock);
+        acct->quit = true;
+        g_cond_signal(&acct->wake);
+        g_mutex_unlock(&acct->wakeLock);
         virThreadJoin(&acct->thread);
     }
     lvp_accountant_free(acct->acc);
     g_strfreev(acct->zones);
     g_free(acct->packages);
-    virCondDestroy(&acct->cond);
+    g_cond_clear(&acct->wake);
+    g_mutex_clear(&acct->wakeLock);
     virMutexDestroy(&acct->lock);
     g_free(acct);
 }
@@ -1057,36 +1101,6 @@ virHostPowerAccountingDomainStats(virHostPowerAccounting *acct,
                                    VIR_DOMAIN_STATS_ENERGY_ZONE_PREFIX "%zu"
                                    VIR_DOMAIN_STATS_ENERGY_ZONE_SUFFIX_IDLE, i);
     }
-    return 1;
-}
-
-
-/**
- * virHostPowerAccountingDomainCycles:
- * @acct: accounting object
- * @uuid: the domain's UUID
- * @cycles: filled with the CPU cycles of the domain's QEMU process
- *
- * Returns 1 if the accounting counts the domain's cycles (the host has a
- * cycles PMU), 0 otherwise.
- */
-int
-virHostPowerAccountingDomainCycles(virHostPowerAccounting *acct,
-                                   const unsigned char *uuid,
-                                   unsigned long long *cycles)
-{
-    char id[VIR_UUID_STRING_BUFLEN];
-    uint64_t value = 0;
-    lvp_weight weight = LVP_WEIGHT_AUTO;
-    size_t fds = 0;
-    VIR_LOCK_GUARD lock = virLockGuardLock(&acct->lock);
-
-    virUUIDFormat(uuid, id);
-    if (lvp_accountant_info(acct->acc, &weight, &fds) != LVP_RESULT_OK ||
-        weight != LVP_WEIGHT_CYCLES ||
-        lvp_accountant_domain_weight(acct->acc, id, &value) != LVP_RESULT_OK)
-        return 0;
-    *cycles = value;
     return 1;
 }
 
@@ -1245,6 +1259,7 @@ virHostPowerSetRaplLimit(const char *sysfsRoot G_GNUC_UNUSED,
 int
 virHostPowerGetRaplLimit(const char *sysfsRoot G_GNUC_UNUSED,
                          const char *zone G_GNUC_UNUSED,
+                         bool privileged G_GNUC_UNUSED,
                          virTypedParameterPtr *params G_GNUC_UNUSED,
                          int *nparams G_GNUC_UNUSED,
                          unsigned int flags)
@@ -1302,15 +1317,6 @@ int
 virHostPowerAccountingDomainStats(virHostPowerAccounting *acct G_GNUC_UNUSED,
                                   const unsigned char *uuid G_GNUC_UNUSED,
                                   virTypedParamList *params G_GNUC_UNUSED)
-{
-    return 0;
-}
-
-
-int
-virHostPowerAccountingDomainCycles(virHostPowerAccounting *acct G_GNUC_UNUSED,
-                                   const unsigned char *uuid G_GNUC_UNUSED,
-                                   unsigned long long *cycles G_GNUC_UNUSED)
 {
     return 0;
 }

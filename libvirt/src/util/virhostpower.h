@@ -59,6 +59,7 @@ int virHostPowerSetRaplLimit(const char *sysfsRoot,
 
 int virHostPowerGetRaplLimit(const char *sysfsRoot,
                              const char *zone,
+                             bool privileged,
                              virTypedParameterPtr *params,
                              int *nparams,
                              unsigned int flags);
@@ -105,10 +106,6 @@ void virHostPowerAccountingRemoveDomain(virHostPowerAccounting *acct,
 int virHostPowerAccountingDomainStats(virHostPowerAccounting *acct,
                                       const unsigned char *uuid,
                                       virTypedParamList *params);
-
-int virHostPowerAccountingDomainCycles(virHostPowerAccounting *acct,
-                                       const unsigned char *uuid,
-                                       unsigned long long *cycles);
 
 int virHostPowerAccountingNodeParams(virHostPowerAccounting *acct,
                                      virTypedParameterPtr *params,

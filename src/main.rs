@@ -162,7 +162,8 @@ enum SetCmd {
         #[arg(long)]
         max: Option<String>,
     },
-    /// Energy-performance preference
+    /// Energy-performance preference: a name (default, performance,
+    /// balance_performance, ...) or a raw value 0-255
     Epp { cpus: String, epp: String },
     /// Turbo / boost: on or off
     Turbo { state: String },

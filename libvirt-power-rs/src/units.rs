@@ -174,8 +174,18 @@ mod tests {
         for (r, value, unit, accepted) in [
             (parse_power_uw("15MW"), "15MW", "'MW'", "uW, mW, W"),
             (parse_power_uw("15 Mw"), "15 Mw", "'Mw'", "uW, mW, W"),
-            (parse_frequency_khz("800mhz"), "800mhz", "'mhz'", "kHz, MHz, GHz"),
-            (parse_frequency_khz("800mHz"), "800mHz", "'mHz'", "kHz, MHz, GHz"),
+            (
+                parse_frequency_khz("800mhz"),
+                "800mhz",
+                "'mhz'",
+                "kHz, MHz, GHz",
+            ),
+            (
+                parse_frequency_khz("800mHz"),
+                "800mHz",
+                "'mHz'",
+                "kHz, MHz, GHz",
+            ),
             (parse_time_us("10MS"), "10MS", "'MS'", "us, ms, s"),
         ] {
             let e = r.unwrap_err().to_string();

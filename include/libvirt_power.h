@@ -705,6 +705,30 @@ lvp_result lvp_report_siblings_not_set(const struct lvp_report *report,
                                        size_t *out_n);
 
 /*
+ CPUs an `all` selection left out (offline, or online without a cpufreq
+ policy), as a CPU list (empty if none). The notes
+ ([`lvp_report_notes`]) say why.
+
+ # Safety
+ `report` is live; `buf` NULL or valid for `len`; `out_n` valid.
+ */
+lvp_result lvp_report_cpus_skipped(const struct lvp_report *report,
+                                   char *buf,
+                                   size_t len,
+                                   size_t *out_n);
+
+/*
+ The report's notes alone, one per line (empty if none): CPUs skipped,
+ shared policies, SMT siblings left out, values the kernel adjusted.
+ Short where [`lvp_report_text`], one line per file written, can run to
+ kilobytes on a large host: a caller with a fixed buffer gets these.
+
+ # Safety
+ `report` is live; `buf` NULL or valid for `len`; `out_n` valid.
+ */
+lvp_result lvp_report_notes(const struct lvp_report *report, char *buf, size_t len, size_t *out_n);
+
+/*
  Reads the host's whole state. Free with [`lvp_snapshot_free`].
 
  # Safety

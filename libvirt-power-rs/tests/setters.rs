@@ -926,3 +926,43 @@ fn host_without_cpufreq_is_unsupported() {
         Err(Error::InvalidState(_))
     ));
 }
+
+#[test]
+fn all_skips_online_cpus_without_cpufreq_and_says_which() {
+    let (_t, root, state) = sim_host("acpi-cpufreq");
+    // CPU 3 is online but has no cpufreq: no policy, no link.
+    fs::remove_file(root.join("devices/system/cpu/cpu3/cpufreq")).unwrap();
+    fs::remove_dir_all(root.join("devices/system/cpu/cpufreq/policy3")).unwrap();
+    let h = kernel_host(&root, &state);
+    let all = cpus("all");
+    let mut reports = vec![
+        h.set_governor(&all, "userspace", OPTS).unwrap(),
+        h.set_frequency(&all, 1_800_000, OPTS).unwrap(),
+        h.set_frequency_limits(&all, Some(1_300_000), None, OPTS)
+            .unwrap(),
+    ];
+    reports.push(
+        h.set_governor(
+            &all,
+            "performance",
+            SetOptions {
+                dry_run: true,
+                ..OPTS
+            },
+        )
+        .unwrap(),
+    );
+    for r in &reports {
+        assert_eq!(r.changes.len(), 3, "{}", r.to_text());
+        assert!(
+            r.to_text().contains("CPU 3 has no cpufreq policy: skipped"),
+            "{}",
+            r.to_text()
+        );
+        assert_eq!(r.cpus_skipped, BTreeSet::from([3]));
+    }
+    // Named, it is an error that names it.
+    rejected(&root, "cpu3/cpufreq", || {
+        h.set_governor(&cpus("2-3"), "performance", OPTS)
+    });
+}

@@ -60,8 +60,23 @@ struct Targets<P> {
     set: BTreeSet<u32>,
     /// Their policies (numbers, or read).
     policies: P,
-    /// Notes naming the CPUs `all` skipped.
-    skipped: Vec<String>,
+    /// The CPUs `all` skipped, and the notes that say why.
+    skipped: Skipped,
+}
+
+/// The CPUs an `all` selection left out, and why.
+#[derive(Default)]
+struct Skipped {
+    cpus: BTreeSet<u32>,
+    notes: Vec<String>,
+}
+
+impl Skipped {
+    /// Adds them to a setter's report.
+    fn report(self, report: &mut SetReport) {
+        report.cpus_skipped.extend(self.cpus);
+        report.notes.extend(self.notes);
+    }
 }
 
 fn check_name(what: &str, value: &str) -> Result<()> {
@@ -85,7 +100,7 @@ impl Host {
     /// the policies covering it. `sibling_notes`: the caller reports SMT
     /// siblings it left out, so the whole topology is read; otherwise (and
     /// without `include_siblings`) only the online list is. The returned
-    /// notes name the CPUs `all` skipped.
+    /// [`Skipped`] names the CPUs `all` skipped.
     fn target_policies(
         &self,
         cpus: &CpuSelection,
@@ -160,16 +175,17 @@ impl Host {
                 path: self.sysfs.path(CPUFREQ_DIR),
             });
         }
-        let mut skipped = Vec::new();
+        let mut skipped = Skipped::default();
         if *cpus == CpuSelection::All {
             let offline = topo.offline();
             if !offline.is_empty() {
-                skipped.push(format!(
+                skipped.notes.push(format!(
                     "{} {} {} offline: skipped (a policy whose CPUs are all offline is inactive until one comes back)",
                     if offline.len() == 1 { "CPU" } else { "CPUs" },
                     format_cpulist(&offline),
                     if offline.len() == 1 { "is" } else { "are" },
                 ));
+                skipped.cpus.extend(offline);
             }
             // An online CPU without cpufreq (no policy link) is skipped too.
             let without: BTreeSet<u32> = set
@@ -179,12 +195,13 @@ impl Host {
                 .collect();
             if !without.is_empty() && without.len() < set.len() {
                 set.retain(|c| !without.contains(c));
-                skipped.push(format!(
+                skipped.notes.push(format!(
                     "{} {} {} no cpufreq policy: skipped",
                     if without.len() == 1 { "CPU" } else { "CPUs" },
                     format_cpulist(&without),
                     if without.len() == 1 { "has" } else { "have" },
                 ));
+                skipped.cpus.extend(without);
             }
         }
         let policies = cpufreq::policy_ids_for(&self.sysfs, &set)?;
@@ -275,7 +292,7 @@ impl Host {
         }
         let mut report = self.apply(steps, opts.dry_run)?;
         Self::scope_notes(&mut report, &topo, &set, &related_of(&policies), false);
-        report.notes.extend(skipped);
+        skipped.report(&mut report);
         Ok(report)
     }
 
@@ -329,7 +346,7 @@ impl Host {
         }
         let mut report = self.apply(steps, opts.dry_run)?;
         Self::scope_notes(&mut report, &topo, &set, &related_of(&policies), true);
-        report.notes.extend(skipped);
+        skipped.report(&mut report);
         Ok(report)
     }
 
@@ -393,7 +410,7 @@ impl Host {
         }
         let mut report = self.apply(steps, opts.dry_run)?;
         Self::scope_notes(&mut report, &topo, &set, &related_of(&policies), true);
-        report.notes.extend(skipped);
+        skipped.report(&mut report);
         Ok(report)
     }
 
@@ -485,7 +502,7 @@ impl Host {
             r => r?,
         };
         Self::scope_notes(&mut report, &topo, &set, &related_of(&policies), false);
-        report.notes.extend(skipped);
+        skipped.report(&mut report);
         Ok(report)
     }
 

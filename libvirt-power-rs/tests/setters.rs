@@ -966,3 +966,28 @@ fn all_skips_online_cpus_without_cpufreq_and_says_which() {
         h.set_governor(&cpus("2-3"), "performance", OPTS)
     });
 }
+
+#[test]
+fn boost_skips_inactive_policies_through_the_kernel() {
+    // acpi-cpufreq: the global boost, with CPU 2 (its own policy) offline.
+    let spec = SimSpec {
+        offline: BTreeSet::from([2]),
+        ..SimSpec::preset("acpi-cpufreq", None).unwrap()
+    };
+    let (_t, root, state) = sim_spec_host(&spec);
+    let h = kernel_host(&root, &state);
+    let r = h.set_turbo(false, OPTS).unwrap();
+    assert_eq!(r.changes.len(), 1, "{}", r.to_text());
+    assert_eq!(r.changes[0].path, "devices/system/cpu/cpufreq/boost");
+    // amd-pstate-epp: per-policy boost; the inactive policy is skipped.
+    let spec = SimSpec {
+        offline: BTreeSet::from([3]),
+        ..SimSpec::preset("amd-pstate-epp", None).unwrap()
+    };
+    let (_t2, root2, state2) = sim_spec_host(&spec);
+    let h2 = kernel_host(&root2, &state2);
+    let r = h2.set_turbo(false, OPTS).unwrap();
+    assert_eq!(r.changes.len(), 15, "{}", r.to_text());
+    assert!(r.to_text().contains("policy3"), "{}", r.to_text());
+    h2.restore(&RestoreScope::default(), OPTS).unwrap();
+}

@@ -11,6 +11,12 @@
 #include <stddef.h>
 
 /*
+ The largest raw energy-performance preference (the EPP field of
+ `MSR_HWP_REQUEST` and of AMD's CPPC request is 8 bits).
+ */
+#define EPP_RAW_MAX 255
+
+/*
  Switch to the `userspace` governor before setting an exact frequency.
  */
 #define LVP_FLAG_SWITCH_GOVERNOR (1 << 0)
@@ -564,7 +570,11 @@ lvp_result lvp_host_set_governor(const struct lvp_host *host,
                                  struct lvp_report **report_out);
 
 /*
- Sets the energy-performance preference.
+ Sets the energy-performance preference: a name the policies offer
+ (`default` reads back as what the firmware's default resolved to) or a
+ raw EPP value `"0"` to `"255"` (intel_pstate, amd-pstate). Under the
+ `performance` governor of intel_pstate or amd-pstate-epp only EPP 0 is
+ taken: anything else is `LVP_RESULT_INVALID_STATE`, nothing written.
 
  # Safety
  Pointers are NULL or valid; strings NUL-terminated.
@@ -693,6 +703,30 @@ lvp_result lvp_report_siblings_not_set(const struct lvp_report *report,
                                        char *buf,
                                        size_t len,
                                        size_t *out_n);
+
+/*
+ CPUs an `all` selection left out (offline, or online without a cpufreq
+ policy), as a CPU list (empty if none). The notes
+ ([`lvp_report_notes`]) say why.
+
+ # Safety
+ `report` is live; `buf` NULL or valid for `len`; `out_n` valid.
+ */
+lvp_result lvp_report_cpus_skipped(const struct lvp_report *report,
+                                   char *buf,
+                                   size_t len,
+                                   size_t *out_n);
+
+/*
+ The report's notes alone, one per line (empty if none): CPUs skipped,
+ shared policies, SMT siblings left out, values the kernel adjusted.
+ Short where [`lvp_report_text`], one line per file written, can run to
+ kilobytes on a large host: a caller with a fixed buffer gets these.
+
+ # Safety
+ `report` is live; `buf` NULL or valid for `len`; `out_n` valid.
+ */
+lvp_result lvp_report_notes(const struct lvp_report *report, char *buf, size_t len, size_t *out_n);
 
 /*
  Reads the host's whole state. Free with [`lvp_snapshot_free`].

@@ -162,7 +162,8 @@ enum SetCmd {
         #[arg(long)]
         max: Option<String>,
     },
-    /// Energy-performance preference
+    /// Energy-performance preference: a name (default, performance,
+    /// balance_performance, ...) or a raw value 0-255
     Epp { cpus: String, epp: String },
     /// Turbo / boost: on or off
     Turbo { state: String },
@@ -289,15 +290,21 @@ fn print_snapshot(s: &Snapshot) {
         "cpu", "pkg", "core", "policy", "governor", "cur kHz", "min kHz", "max kHz", "set kHz"
     );
     for c in &s.topology.cpus {
-        let p = f.policy_of(c.cpu);
+        // An offline CPU has no frequency data, even where its policy is
+        // active for an online sibling; its policy number is still shown.
+        let p = s.frequency_policy(c.cpu);
         let opt = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
         println!(
             "{:>4} {:>4} {:>5} {:>7} {:>13} {:>10} {:>10} {:>10} {:>10}  {}",
             c.cpu,
             opt(c.package.map(u64::from)),
             opt(c.core.map(u64::from)),
-            p.map_or("-".into(), |p| p.id.to_string()),
-            p.map_or("-", |p| p.governor.as_str()),
+            opt(s.policy_id(c.cpu).map(u64::from)),
+            if c.online {
+                p.map_or("-", |p| p.governor.as_str())
+            } else {
+                "offline"
+            },
             opt(p.and_then(|p| p.scaling_cur_khz)),
             opt(p.map(|p| p.scaling_min_khz)),
             opt(p.map(|p| p.scaling_max_khz)),
@@ -306,6 +313,18 @@ fn print_snapshot(s: &Snapshot) {
                 _ => "-".into(),
             },
             p.and_then(|p| p.epp.as_deref()).unwrap_or("-"),
+        );
+    }
+    let offline = s.topology.offline();
+    if !offline.is_empty() {
+        println!(
+            "offline: CPUs {} (no frequency data; inactive policies: {})",
+            libvirt_power::cpulist::format_cpulist(&offline),
+            if f.inactive_policies.is_empty() {
+                "none".to_owned()
+            } else {
+                libvirt_power::cpulist::format_cpulist(&f.inactive_policies)
+            }
         );
     }
     if s.zones.is_empty() {

@@ -109,3 +109,35 @@ fn the_tour_runs_on_every_preset_and_restores_every_byte() {
         assert!(t.contains("invalid governor 'turbo'"), "{preset}: {t}");
     }
 }
+
+#[test]
+fn show_reports_an_offline_cpu_as_offline() {
+    let base = std::env::temp_dir().join(format!("vp-cli-offline-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let root = base.join("sys");
+    let out = vp()
+        .args(["sim", "create", "--preset", "two-socket-smt-offline"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let out = vp().arg("show").arg("--sysfs").arg(&root).output().unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    // CPU 13 is offline: its row says so and keeps its policy number, with
+    // no frequency data; every other CPU has a governor.
+    let row = |cpu: u32| {
+        t.lines()
+            .find(|l| l.split_whitespace().next() == Some(&cpu.to_string()))
+            .unwrap_or_else(|| panic!("no row for CPU {cpu}:\n{t}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row(13)[..5], ["13", "-", "-", "13", "offline"], "{t}");
+    assert_eq!(row(5)[4], "schedutil", "{t}");
+    assert!(
+        t.contains("offline: CPUs 13 (no frequency data; inactive policies: 13)"),
+        "{t}"
+    );
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -145,6 +145,109 @@ impl Policy {
     }
 }
 
+/// The largest raw energy-performance preference (the EPP field of
+/// `MSR_HWP_REQUEST` and of AMD's CPPC request is 8 bits).
+pub const EPP_RAW_MAX: u8 = 255;
+
+/// An energy-performance preference as asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EppRequest<'a> {
+    /// A name from `energy_performance_available_preferences`
+    /// (`default` is the firmware's default, whatever its value).
+    Named(&'a str),
+    /// A raw EPP value, 0 (performance) to 255 (power).
+    Raw(u8),
+}
+
+impl<'a> EppRequest<'a> {
+    /// Reads a preference: decimal digits are a raw value (0 to 255),
+    /// anything else a name of 1 to 64 letters, digits, `_` or `-`.
+    pub fn parse(s: &'a str) -> Result<EppRequest<'a>> {
+        const WHAT: &str = "energy performance preference";
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            return s
+                .parse::<u64>()
+                .ok()
+                .and_then(|v| u8::try_from(v).ok())
+                .map(EppRequest::Raw)
+                .ok_or_else(|| {
+                    Error::invalid(
+                        WHAT,
+                        s,
+                        format!(
+                            "a raw value from 0 to {EPP_RAW_MAX} (0 favours performance, {EPP_RAW_MAX} power) or a name such as balance_power"
+                        ),
+                    )
+                });
+        }
+        if s.is_empty()
+            || s.len() > 64
+            || !s
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+        {
+            return Err(Error::invalid(
+                WHAT,
+                s,
+                format!(
+                    "a name of 1 to 64 letters, digits, '_' or '-', or a raw value from 0 to {EPP_RAW_MAX}"
+                ),
+            ));
+        }
+        Ok(EppRequest::Named(s))
+    }
+}
+
+/// Whether `driver` takes a raw EPP value: intel_pstate in either mode
+/// (with HWP EPP) and amd-pstate (since its "raw EPP writes" change; an
+/// older kernel answers `EINVAL`, reported as the kernel's refusal).
+pub fn epp_takes_raw(driver: &str) -> bool {
+    matches!(
+        driver,
+        "intel_pstate" | "intel_cpufreq" | "amd-pstate-epp" | "amd-pstate"
+    )
+}
+
+/// Whether `driver` refuses (`EBUSY`) any nonzero EPP while the policy's
+/// governor is `performance`: the drivers without governors of their own,
+/// intel_pstate active and amd-pstate-epp.
+pub fn epp_busy_under_performance(driver: &str) -> bool {
+    matches!(driver, "intel_pstate" | "amd-pstate-epp")
+}
+
+/// The EPP value `driver` gives a named preference (`epp_values[]`),
+/// `None` for `default` (the firmware's) or a name it does not define.
+pub fn epp_value(driver: &str, name: &str) -> Option<u8> {
+    let amd = driver.starts_with("amd");
+    Some(match name {
+        "performance" => 0,
+        "balance_performance" => 0x80,
+        "balance_power" if amd => 0xbf,
+        "balance_power" => 0xc0,
+        "power" => 0xff,
+        _ => return None,
+    })
+}
+
+/// What `energy_performance_preference` may read back after `driver` took
+/// raw value `epp`: the number, or the name that has that value (Intel
+/// shows the name where one has it).
+pub fn epp_raw_read_backs(driver: &str, epp: u8) -> Vec<String> {
+    let mut out = vec![epp.to_string()];
+    out.extend(
+        [
+            "performance",
+            "balance_performance",
+            "balance_power",
+            "power",
+        ]
+        .into_iter()
+        .filter(|n| epp_value(driver, n) == Some(epp))
+        .map(str::to_owned),
+    );
+    out
+}
+
 /// intel_pstate's global state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntelPstate {

@@ -38,6 +38,14 @@ const MAX_ATTR_BYTES: u64 = 64 * 1024;
 pub trait AttrGate: Send + Sync + fmt::Debug {
     /// The error for a read (`write` false) or write of `rel`, if any.
     fn refuse(&self, rel: &str, write: bool) -> Option<io::Error>;
+
+    /// Stores a write of `value` to `rel` itself, as a kernel would (its
+    /// errno, or what the kernel keeps), or `None` to write the file as
+    /// given. The simulator's plain-tree gate writes the files as given;
+    /// a test can install one that applies the kernel's rules.
+    fn store(&self, _rel: &str, _value: &str) -> Option<io::Result<()>> {
+        None
+    }
 }
 
 /// A sysfs tree.
@@ -144,6 +152,13 @@ impl SysfsRoot {
     pub fn write(&self, rel: &str, value: &str) -> Result<()> {
         self.gated(rel, Some(value))?;
         let path = self.path(rel);
+        // A missing file is left to `write_attr`, which reports it.
+        if let Some(gate) = &self.gate
+            && path.is_file()
+            && let Some(r) = gate.store(rel, value)
+        {
+            return r.map_err(|e| Error::from_io(path, Some(value), e));
+        }
         write_attr(&path, value)
     }
 

@@ -7,15 +7,39 @@ mod common;
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use common::{diff, sim_host, sim_spec_host, tree, tree_hash, without_dac_override};
 use libvirt_power::host::{Knob, RestoreScope};
 use libvirt_power::sim::{self, SimSpec};
+use libvirt_power::sysfs::AttrGate;
 use libvirt_power::{CpuSelection, Error, Host, SetOptions, SysfsRoot};
 
 fn host(root: &Path, state: &Path) -> Host {
     Host::new(SysfsRoot::new(root), Some(state.to_owned())).unwrap()
+}
+
+/// A simulated tree whose writes follow the kernel's rules
+/// (`sim::tree::store`), as the FUSE mount's do: the library reads back
+/// what the kernel keeps, not what it wrote.
+#[derive(Debug)]
+struct KernelWrites(PathBuf);
+
+impl AttrGate for KernelWrites {
+    fn refuse(&self, rel: &str, _write: bool) -> Option<std::io::Error> {
+        sim::tree::refusal(&self.0, Path::new(rel))
+            .map(|e| std::io::Error::from_raw_os_error(e.errno()))
+    }
+    fn store(&self, rel: &str, value: &str) -> Option<std::io::Result<()>> {
+        Some(sim::tree::store(&self.0, Path::new(rel), value))
+    }
+}
+
+/// [`host`] on a tree whose writes the simulated kernel answers.
+fn kernel_host(root: &Path, state: &Path) -> Host {
+    let sysfs = SysfsRoot::new(root).with_gate(Arc::new(KernelWrites(root.to_owned())));
+    Host::new(sysfs, Some(state.to_owned())).unwrap()
 }
 
 fn cpus(s: &str) -> CpuSelection {
@@ -460,6 +484,110 @@ fn epp_checks_values_and_governor() {
         .unwrap();
 }
 
+fn epp_file(root: &Path, policy: u32) -> String {
+    fs::read_to_string(root.join(format!(
+        "devices/system/cpu/cpufreq/policy{policy}/energy_performance_preference"
+    )))
+    .unwrap()
+    .trim_end()
+    .to_owned()
+}
+
+#[test]
+fn epp_default_reads_back_resolved_and_is_applied() {
+    let (_t, root, state) = sim_host("intel-pstate-active");
+    let h = kernel_host(&root, &state);
+    h.set_epp(&cpus("0"), "power", OPTS).unwrap();
+    // The kernel stores the firmware's default and shows its name...
+    let r = h.set_epp(&cpus("0"), "default", OPTS).unwrap();
+    assert_eq!(epp_file(&root, 0), "balance_performance");
+    assert_eq!(r.changes.len(), 1, "{}", r.to_text());
+    assert_eq!(r.changes[0].read_back, "balance_performance");
+    assert!(
+        r.to_text()
+            .contains("asked default, holds balance_performance"),
+        "{}",
+        r.to_text()
+    );
+    // ... or the number, where no name has the value.
+    fs::write(
+        root.join("devices/system/cpu/cpufreq/policy1/libvirt-power-sim.epp_default"),
+        "115\n",
+    )
+    .unwrap();
+    let r = h.set_epp(&cpus("1"), "default", OPTS).unwrap();
+    assert_eq!(epp_file(&root, 1), "115");
+    assert_eq!(r.changes[0].read_back, "115");
+    // The journal keeps the original, and restore puts it back.
+    h.restore(&RestoreScope::default(), OPTS).unwrap();
+    assert_eq!(epp_file(&root, 0), "balance_performance");
+    assert_eq!(epp_file(&root, 1), "balance_performance");
+}
+
+#[test]
+fn epp_raw_values_are_taken_and_checked() {
+    for preset in ["intel-pstate-active", "amd-pstate-epp"] {
+        let (_t, root, state) = sim_host(preset);
+        let h = kernel_host(&root, &state);
+        // A raw value no name has reads back as the number.
+        let r = h.set_epp(&cpus("0"), "115", OPTS).unwrap();
+        assert_eq!(epp_file(&root, 0), "115", "{preset}");
+        assert!(!r.changes[0].clamped(), "{preset}: {}", r.to_text());
+        // 128 is balance_performance's value: Intel shows the name,
+        // amd-pstate the number; both are accepted.
+        let r = h.set_epp(&cpus("0-1"), "128", OPTS).unwrap();
+        let shown = epp_file(&root, 1);
+        assert!(
+            shown == "balance_performance" && preset.starts_with("intel")
+                || shown == "128" && preset.starts_with("amd"),
+            "{preset}: {shown}"
+        );
+        assert_eq!(r.changes.len(), 2, "{preset}: {}", r.to_text());
+        for bad in ["256", "99999999999999999999999"] {
+            rejected(
+                &root,
+                &format!("'{bad}': a raw value from 0 to 255"),
+                || h.set_epp(&cpus("0"), bad, OPTS),
+            );
+        }
+    }
+    // acpi-cpufreq has no EPP at all: a raw value out of range is named as
+    // such before anything else.
+    let (_t, root, state) = sim_host("acpi-cpufreq");
+    rejected(&root, "'300': a raw value from 0 to 255", || {
+        host(&root, &state).set_epp(&cpus("0"), "300", OPTS)
+    });
+}
+
+#[test]
+fn epp_under_the_performance_governor_is_checked_before_writing() {
+    for preset in ["intel-pstate-active", "amd-pstate-epp"] {
+        let (_t, root, state) = sim_host(preset);
+        let h = kernel_host(&root, &state);
+        h.set_governor(&cpus("0-1"), "performance", OPTS).unwrap();
+        for value in ["power", "balance_power", "1", "128"] {
+            let e = rejected(&root, "'performance' governor", || {
+                h.set_epp(&cpus("0-1"), value, OPTS)
+            });
+            let msg = e.to_string();
+            assert!(
+                msg.contains(&format!("'{value}'")) && msg.contains("EBUSY"),
+                "{preset}: {msg}"
+            );
+            assert!(matches!(e, Error::InvalidState(_)), "{preset}: {e:?}");
+        }
+        // EPP 0 is taken, by name or number.
+        h.set_epp(&cpus("0"), "performance", OPTS).unwrap();
+        h.set_epp(&cpus("1"), "0", OPTS).unwrap();
+        // `default` depends on the firmware's value: 0x80 here, so the
+        // kernel's EBUSY, named, with policy 0 unchanged.
+        let e = rejected(&root, "'default'", || {
+            h.set_epp(&cpus("0"), "default", OPTS)
+        });
+        assert!(e.to_string().contains("'performance' governor"), "{e}");
+    }
+}
+
 #[test]
 fn turbo_uses_the_drivers_knob() {
     for (preset, file, off) in [
@@ -797,4 +925,69 @@ fn host_without_cpufreq_is_unsupported() {
         h.restore(&RestoreScope::default(), OPTS),
         Err(Error::InvalidState(_))
     ));
+}
+
+#[test]
+fn all_skips_online_cpus_without_cpufreq_and_says_which() {
+    let (_t, root, state) = sim_host("acpi-cpufreq");
+    // CPU 3 is online but has no cpufreq: no policy, no link.
+    fs::remove_file(root.join("devices/system/cpu/cpu3/cpufreq")).unwrap();
+    fs::remove_dir_all(root.join("devices/system/cpu/cpufreq/policy3")).unwrap();
+    let h = kernel_host(&root, &state);
+    let all = cpus("all");
+    let mut reports = vec![
+        h.set_governor(&all, "userspace", OPTS).unwrap(),
+        h.set_frequency(&all, 1_800_000, OPTS).unwrap(),
+        h.set_frequency_limits(&all, Some(1_300_000), None, OPTS)
+            .unwrap(),
+    ];
+    reports.push(
+        h.set_governor(
+            &all,
+            "performance",
+            SetOptions {
+                dry_run: true,
+                ..OPTS
+            },
+        )
+        .unwrap(),
+    );
+    for r in &reports {
+        assert_eq!(r.changes.len(), 3, "{}", r.to_text());
+        assert!(
+            r.to_text().contains("CPU 3 has no cpufreq policy: skipped"),
+            "{}",
+            r.to_text()
+        );
+        assert_eq!(r.cpus_skipped, BTreeSet::from([3]));
+    }
+    // Named, it is an error that names it.
+    rejected(&root, "cpu3/cpufreq", || {
+        h.set_governor(&cpus("2-3"), "performance", OPTS)
+    });
+}
+
+#[test]
+fn boost_skips_inactive_policies_through_the_kernel() {
+    // acpi-cpufreq: the global boost, with CPU 2 (its own policy) offline.
+    let spec = SimSpec {
+        offline: BTreeSet::from([2]),
+        ..SimSpec::preset("acpi-cpufreq", None).unwrap()
+    };
+    let (_t, root, state) = sim_spec_host(&spec);
+    let h = kernel_host(&root, &state);
+    let r = h.set_turbo(false, OPTS).unwrap();
+    assert_eq!(r.changes.len(), 1, "{}", r.to_text());
+    assert_eq!(r.changes[0].path, "devices/system/cpu/cpufreq/boost");
+    // amd-pstate-epp: per-policy boost; the inactive policy is skipped.
+    let spec = SimSpec {
+        offline: BTreeSet::from([3]),
+        ..SimSpec::preset("amd-pstate-epp", None).unwrap()
+    };
+    let (_t2, root2, state2) = sim_spec_host(&spec);
+    let h2 = kernel_host(&root2, &state2);
+    let r = h2.set_turbo(false, OPTS).unwrap();
+    assert_eq!(r.changes.len(), 15, "{}", r.to_text());
+    assert!(r.to_text().contains("policy3"), "{}", r.to_text());
+    h2.restore(&RestoreScope::default(), OPTS).unwrap();
 }

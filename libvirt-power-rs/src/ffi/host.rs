@@ -253,7 +253,11 @@ pub unsafe extern "C" fn lvp_host_set_governor(
     })
 }
 
-/// Sets the energy-performance preference.
+/// Sets the energy-performance preference: a name the policies offer
+/// (`default` reads back as what the firmware's default resolved to) or a
+/// raw EPP value `"0"` to `"255"` (intel_pstate, amd-pstate). Under the
+/// `performance` governor of intel_pstate or amd-pstate-epp only EPP 0 is
+/// taken: anything else is `LVP_RESULT_INVALID_STATE`, nothing written.
 ///
 /// # Safety
 /// Pointers are NULL or valid; strings NUL-terminated.

@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 
 use crate::cpufreq::{
-    self, CPUFREQ_DIR, Cpufreq, GovernorScope, INTEL_PSTATE_DIR, Policy, Setspeed,
+    self, CPUFREQ_DIR, Cpufreq, EppRequest, GovernorScope, INTEL_PSTATE_DIR, Policy, Setspeed,
 };
 use crate::cpulist::{CpuSelection, format_cpulist};
 use crate::error::{Error, Result};
@@ -60,8 +60,23 @@ struct Targets<P> {
     set: BTreeSet<u32>,
     /// Their policies (numbers, or read).
     policies: P,
-    /// Notes naming the CPUs `all` skipped.
-    skipped: Vec<String>,
+    /// The CPUs `all` skipped, and the notes that say why.
+    skipped: Skipped,
+}
+
+/// The CPUs an `all` selection left out, and why.
+#[derive(Default)]
+struct Skipped {
+    cpus: BTreeSet<u32>,
+    notes: Vec<String>,
+}
+
+impl Skipped {
+    /// Adds them to a setter's report.
+    fn report(self, report: &mut SetReport) {
+        report.cpus_skipped.extend(self.cpus);
+        report.notes.extend(self.notes);
+    }
 }
 
 fn check_name(what: &str, value: &str) -> Result<()> {
@@ -85,7 +100,7 @@ impl Host {
     /// the policies covering it. `sibling_notes`: the caller reports SMT
     /// siblings it left out, so the whole topology is read; otherwise (and
     /// without `include_siblings`) only the online list is. The returned
-    /// notes name the CPUs `all` skipped.
+    /// [`Skipped`] names the CPUs `all` skipped.
     fn target_policies(
         &self,
         cpus: &CpuSelection,
@@ -160,16 +175,17 @@ impl Host {
                 path: self.sysfs.path(CPUFREQ_DIR),
             });
         }
-        let mut skipped = Vec::new();
+        let mut skipped = Skipped::default();
         if *cpus == CpuSelection::All {
             let offline = topo.offline();
             if !offline.is_empty() {
-                skipped.push(format!(
+                skipped.notes.push(format!(
                     "{} {} {} offline: skipped (a policy whose CPUs are all offline is inactive until one comes back)",
                     if offline.len() == 1 { "CPU" } else { "CPUs" },
                     format_cpulist(&offline),
                     if offline.len() == 1 { "is" } else { "are" },
                 ));
+                skipped.cpus.extend(offline);
             }
             // An online CPU without cpufreq (no policy link) is skipped too.
             let without: BTreeSet<u32> = set
@@ -179,12 +195,13 @@ impl Host {
                 .collect();
             if !without.is_empty() && without.len() < set.len() {
                 set.retain(|c| !without.contains(c));
-                skipped.push(format!(
+                skipped.notes.push(format!(
                     "{} {} {} no cpufreq policy: skipped",
                     if without.len() == 1 { "CPU" } else { "CPUs" },
                     format_cpulist(&without),
                     if without.len() == 1 { "has" } else { "have" },
                 ));
+                skipped.cpus.extend(without);
             }
         }
         let policies = cpufreq::policy_ids_for(&self.sysfs, &set)?;
@@ -275,7 +292,7 @@ impl Host {
         }
         let mut report = self.apply(steps, opts.dry_run)?;
         Self::scope_notes(&mut report, &topo, &set, &related_of(&policies), false);
-        report.notes.extend(skipped);
+        skipped.report(&mut report);
         Ok(report)
     }
 
@@ -329,7 +346,7 @@ impl Host {
         }
         let mut report = self.apply(steps, opts.dry_run)?;
         Self::scope_notes(&mut report, &topo, &set, &related_of(&policies), true);
-        report.notes.extend(skipped);
+        skipped.report(&mut report);
         Ok(report)
     }
 
@@ -393,13 +410,20 @@ impl Host {
         }
         let mut report = self.apply(steps, opts.dry_run)?;
         Self::scope_notes(&mut report, &topo, &set, &related_of(&policies), true);
-        report.notes.extend(skipped);
+        skipped.report(&mut report);
         Ok(report)
     }
 
-    /// Sets the energy-performance preference.
+    /// Sets the energy-performance preference: a name the policies offer
+    /// (`default` is the firmware's default: the kernel then shows what it
+    /// resolved to, which is accepted and reported) or a raw EPP value 0-255
+    /// (intel_pstate, amd-pstate: shown back as the number or the name
+    /// that has it). Under the `performance` governor intel_pstate and
+    /// amd-pstate-epp take only EPP 0: anything else is refused before a
+    /// write.
     pub fn set_epp(&self, cpus: &CpuSelection, epp: &str, opts: SetOptions) -> Result<SetReport> {
-        check_name("energy performance preference", epp)?;
+        const WHAT: &str = "energy performance preference";
+        let request = EppRequest::parse(epp)?;
         let Targets {
             topo,
             set,
@@ -407,37 +431,78 @@ impl Host {
             skipped,
         } = self.target_policies(cpus, &opts, false)?;
         let mut steps = Vec::new();
+        let mut default_under_performance = false;
         for p in &policies {
+            let rel = p.file("energy_performance_preference");
             if p.epp.is_none() {
                 return Err(Error::Unsupported {
-                    path: self.sysfs.path(&p.file("energy_performance_preference")),
+                    path: self.sysfs.path(&rel),
                 });
             }
-            if !p.epp_available.iter().any(|e| e == epp) {
-                return Err(Error::invalid(
-                    "energy performance preference",
-                    epp,
-                    format!(
-                        "one of the values policy{} offers: {}",
-                        p.id,
-                        p.epp_available.join(", ")
-                    ),
-                ));
+            let offered = || {
+                format!(
+                    "one of the values policy{} offers: {}{}",
+                    p.id,
+                    p.epp_available.join(", "),
+                    if cpufreq::epp_takes_raw(&p.driver) {
+                        format!(", or a raw value from 0 to {}", cpufreq::EPP_RAW_MAX)
+                    } else {
+                        String::new()
+                    }
+                )
+            };
+            // The EPP value the kernel would store, where it is known.
+            let (value, step) = match request {
+                EppRequest::Named(name) => {
+                    if !p.epp_available.iter().any(|e| e == name) {
+                        return Err(Error::invalid(WHAT, epp, offered()));
+                    }
+                    if name == "default" {
+                        (None, Step::resolved(rel, name))
+                    } else {
+                        (cpufreq::epp_value(&p.driver, name), Step::exact(rel, name))
+                    }
+                }
+                EppRequest::Raw(v) => {
+                    if !cpufreq::epp_takes_raw(&p.driver) {
+                        return Err(Error::invalid(
+                            WHAT,
+                            epp,
+                            format!("{} (driver {} takes no raw value)", offered(), p.driver),
+                        ));
+                    }
+                    let ok = cpufreq::epp_raw_read_backs(&p.driver, v);
+                    (Some(v), Step::one_of(rel, epp, ok))
+                }
+            };
+            if p.governor == "performance" && cpufreq::epp_busy_under_performance(&p.driver) {
+                match value {
+                    Some(v) if v > 0 => {
+                        return Err(Error::InvalidState(format!(
+                            "cannot set energy performance preference '{epp}' (EPP {v}) on policy{} (CPUs {}): it runs the 'performance' governor, under which {} takes only EPP 0 ('performance') and answers EBUSY; switch the governor to 'powersave' first",
+                            p.id,
+                            format_cpulist(&p.related_cpus),
+                            p.driver
+                        )));
+                    }
+                    Some(_) => {}
+                    // `default`: the firmware's value decides (below).
+                    None => default_under_performance = true,
+                }
             }
-            if p.governor == "performance"
-                && epp != "performance"
-                && p.driver.starts_with("intel_pstate")
-            {
+            steps.push(step);
+        }
+        let mut report = match self.apply(steps, opts.dry_run) {
+            Err(Error::Busy { path, .. }) if default_under_performance => {
                 return Err(Error::InvalidState(format!(
-                    "policy{} runs the 'performance' governor, under which intel_pstate accepts only the 'performance' preference (the kernel answers EBUSY); switch the governor to 'powersave' first",
-                    p.id
+                    "cannot set energy performance preference 'default' at {}: the kernel answered EBUSY, as the firmware's default is not EPP 0 and the policy runs the 'performance' governor, which takes only EPP 0; switch the governor to 'powersave' first",
+                    path.display()
                 )));
             }
-            steps.push(Step::exact(p.file("energy_performance_preference"), epp));
-        }
-        let mut report = self.apply(steps, opts.dry_run)?;
+            r => r?,
+        };
         Self::scope_notes(&mut report, &topo, &set, &related_of(&policies), false);
-        report.notes.extend(skipped);
+        skipped.report(&mut report);
         Ok(report)
     }
 

@@ -7,12 +7,18 @@ use crate::error::{Error, Result};
 use super::Host;
 use super::types::{Change, SetReport};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Check {
     /// Must read back exactly.
     Exact,
     /// Numeric; the kernel may clamp or round silently: report it.
     Numeric,
+    /// Must read back as one of these (a value the kernel shows in
+    /// another form, such as a raw EPP shown by its name).
+    OneOf(Vec<String>),
+    /// The kernel stores what the value resolves to (EPP `default`): any
+    /// read-back is accepted, and reported when it differs.
+    Resolved,
 }
 
 #[derive(Debug, Clone)]
@@ -28,6 +34,20 @@ impl Step {
             rel,
             value: value.into(),
             check: Check::Exact,
+        }
+    }
+    pub(super) fn one_of(rel: String, value: impl Into<String>, ok: Vec<String>) -> Step {
+        Step {
+            rel,
+            value: value.into(),
+            check: Check::OneOf(ok),
+        }
+    }
+    pub(super) fn resolved(rel: String, value: impl Into<String>) -> Step {
+        Step {
+            rel,
+            value: value.into(),
+            check: Check::Resolved,
         }
     }
     pub(super) fn numeric(rel: String, value: u64) -> Step {
@@ -97,7 +117,12 @@ impl Host {
                 // The write happened even if the read-back fails: undo it.
                 done.push((s.rel.clone(), old.clone()));
                 let rb = rb?;
-                if s.check == Check::Exact && rb != s.value {
+                let accepted = match &s.check {
+                    Check::Exact => rb == s.value,
+                    Check::OneOf(ok) => ok.contains(&rb),
+                    Check::Numeric | Check::Resolved => true,
+                };
+                if !accepted {
                     return Err(Error::NotApplied {
                         path: self.sysfs.path(&s.rel),
                         written: s.value.clone(),

@@ -112,6 +112,9 @@ pub struct SetReport {
     pub unchanged: Vec<String>,
     /// CPUs whose SMT siblings were left out of a frequency change.
     pub siblings_not_set: BTreeSet<u32>,
+    /// CPUs an `all` selection left out: offline ones, and online ones
+    /// without a cpufreq policy (the notes say which are which).
+    pub cpus_skipped: BTreeSet<u32>,
     /// Human-readable remarks (shared policies, clamps, siblings).
     pub notes: Vec<String>,
     /// Nothing was written.

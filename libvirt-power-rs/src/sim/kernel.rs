@@ -54,13 +54,25 @@
 //!   one value for the userspace target and the frequency picked, where the
 //!   kernel remembers the request (`userspace->setspeed`) and returns to it
 //!   when the limits widen again.
-//! - `energy_performance_preference`: its first word (`sscanf(buf,
-//!   "%20s")`) one of `energy_performance_available_preferences`, else
-//!   `EINVAL`; `EBUSY` for
-//!   anything but `performance` under the `performance` governor of
-//!   `intel_pstate` and of `amd-pstate-epp` (both refuse a nonzero EPP
-//!   then: `intel_pstate_set_energy_pref_index()`,
-//!   `amd_pstate_set_energy_pref_index()`).
+//! - `energy_performance_preference` (`store_energy_performance_preference()`
+//!   of `intel_pstate.c` and `amd-pstate.c`): its first word (`sscanf(buf,
+//!   "%20s")`) one of `energy_performance_available_preferences`, else the
+//!   whole text a raw EPP (`kstrtouint(buf, 10, ..)`: not decimal `EINVAL`,
+//!   beyond 32 bits `ERANGE`, above 255 `EINVAL`). A name stands for its
+//!   EPP value (`epp_values[]`: `performance` 0, `balance_performance`
+//!   0x80, `balance_power` 0xC0 on Intel and 0xBF on AMD, `power` 0xFF);
+//!   `default` for the firmware's default (`epp_default`, read from the
+//!   MSR when the driver starts; the tree keeps it in the simulator's file
+//!   `libvirt-power-sim.epp_default` of the policy, 0x80 without one).
+//!   `EBUSY` for any nonzero EPP under the `performance` policy of
+//!   `intel_pstate` and of `amd-pstate-epp` (`if (epp > 0 && policy ==
+//!   CPUFREQ_POLICY_PERFORMANCE) return -EBUSY;`). The file then reads the
+//!   name of the value stored, or the number where no name has it
+//!   (`show_energy_performance_preference()`), so `default` reads back as
+//!   what it resolved to; amd-pstate shows a raw write as the number
+//!   written ("Add support for raw EPP writes"), and where its stored value
+//!   has no name the sim shows the number, where that kernel answers
+//!   `EINVAL`.
 //! - cpufreq `boost`, powercap `enabled`: `0` or `1`, else `EINVAL`
 //!   (`store_boost()`: `kstrtoint`, 0-1; powercap's `kstrtobool` would
 //!   also take `y`/`n`, which the mount's tests pin as `EINVAL`). `enabled`
@@ -181,7 +193,30 @@ pub const POLICY_FILES: &[&str] = &[
     "scaling_cur_freq",
     "scaling_available_frequencies",
     "energy_performance_available_preferences",
+    EPP_DEFAULT_FILE,
 ];
+
+/// The simulator's record of the firmware's default EPP of a policy (what
+/// the kernel keeps in `epp_default`), in the policy's directory.
+pub const EPP_DEFAULT_FILE: &str = "libvirt-power-sim.epp_default";
+
+/// The firmware default EPP without [`EPP_DEFAULT_FILE`]: `balance_performance`.
+const EPP_DEFAULT: u8 = 0x80;
+
+/// The EPP values behind the named preferences (`epp_values[]`).
+fn epp_names(driver: &str) -> [(&'static str, u8); 4] {
+    let balance_power = if driver.starts_with("amd") {
+        0xbf
+    } else {
+        0xc0
+    };
+    [
+        ("performance", 0),
+        ("balance_performance", 0x80),
+        ("balance_power", balance_power),
+        ("power", 0xff),
+    ]
+}
 
 /// PL1's limit file: read-only in the tree when the firmware has locked
 /// the zone (the lock bit locks PL1 and PL2 together).
@@ -354,6 +389,9 @@ pub enum KernelErrno {
     /// The machine has no such feature (`smt/control` without SMT).
     #[error("no such device (ENODEV)")]
     NoDev,
+    /// A number too large for the kernel's parser (`kstrtouint`).
+    #[error("numerical result out of range (ERANGE)")]
+    Range,
 }
 
 impl KernelErrno {
@@ -366,6 +404,7 @@ impl KernelErrno {
             KernelErrno::Access => libc::EACCES,
             KernelErrno::Perm => libc::EPERM,
             KernelErrno::NoDev => libc::ENODEV,
+            KernelErrno::Range => libc::ERANGE,
         }
     }
 }
@@ -710,18 +749,49 @@ pub fn kernel_write(
             Ok(p.settled(ctx, k.to_string()))
         }
         Knob::Epp => {
-            let v = word(value);
+            let name = word(value);
+            if name.is_empty() {
+                return Err(KernelErrno::Inval);
+            }
+            let driver = ctx.get("scaling_driver").unwrap_or("");
+            let names = epp_names(driver);
             let offered = ctx
                 .get("energy_performance_available_preferences")
                 .unwrap_or("");
-            if v.is_empty() || !offered.split_whitespace().any(|e| e == v) {
-                return Err(KernelErrno::Inval);
-            }
+            // The EPP value asked for (`None`: a name the sim has no value
+            // for, stored as given), and whether it came as a number.
+            let (epp, raw) = if offered.split_whitespace().any(|e| e == name) {
+                let epp = if name == "default" {
+                    Some(
+                        ctx.get(EPP_DEFAULT_FILE)
+                            .and_then(|d| d.parse().ok())
+                            .unwrap_or(EPP_DEFAULT),
+                    )
+                } else {
+                    names.iter().find(|(n, _)| *n == name).map(|(_, e)| *e)
+                };
+                (epp, false)
+            } else {
+                if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(KernelErrno::Inval);
+                }
+                let n: u32 = v.parse().map_err(|_| KernelErrno::Range)?;
+                (Some(u8::try_from(n).map_err(|_| KernelErrno::Inval)?), true)
+            };
             let p = Policy::read(ctx);
-            if p.governor == "performance" && p.setpolicy && v != "performance" {
+            let nonzero = epp.map_or(name != "performance", |e| e > 0);
+            if p.governor == "performance" && p.setpolicy && nonzero {
                 return Err(KernelErrno::Busy);
             }
-            Ok(WriteOutcome::stored(v))
+            let shown = match epp {
+                None => name.to_owned(),
+                Some(e) if raw && driver.starts_with("amd") => e.to_string(),
+                Some(e) => names
+                    .iter()
+                    .find(|(_, n)| *n == e)
+                    .map_or_else(|| e.to_string(), |(n, _)| (*n).to_owned()),
+            };
+            Ok(WriteOutcome::stored(shown))
         }
         Knob::Boost => Ok(WriteOutcome::stored(bool01(v)?)),
         Knob::RaplEnabled => {
@@ -1112,7 +1182,7 @@ impl Cpus {
 
 #[cfg(test)]
 mod tests {
-    use super::KernelErrno::{Access, Again, Busy, Inval, NoDev, Perm};
+    use super::KernelErrno::{Access, Again, Busy, Inval, NoDev, Perm, Range};
     use super::*;
 
     /// An acpi-cpufreq policy: table 1.2-2.1 GHz in 100 MHz steps plus
@@ -1454,6 +1524,56 @@ mod tests {
         // A driver with governors (intel_cpufreq) has no such rule.
         let passive = perf.with("scaling_driver", "intel_cpufreq");
         assert_eq!(stored(Knob::Epp, "power", &passive).unwrap(), "power");
+    }
+
+    #[test]
+    fn epp_default_and_raw_values_read_back_resolved() {
+        let save = pstate("powersave");
+        let amd = save.clone().with("scaling_driver", "amd-pstate-epp");
+        let odd = save.clone().with(EPP_DEFAULT_FILE, "115");
+        for (value, ctx, want) in [
+            // `default` is the firmware's default, shown by its name or
+            // as a number where none has it.
+            ("default", &save, Ok("balance_performance")),
+            ("default\n", &odd, Ok("115")),
+            ("default", &amd, Ok("balance_performance")),
+            // Raw values: the name where one has the value (Intel), the
+            // number otherwise, and on amd-pstate always the number.
+            ("128", &save, Ok("balance_performance")),
+            ("192\n", &save, Ok("balance_power")),
+            ("191", &save, Ok("191")),
+            ("191", &amd, Ok("191")),
+            ("0", &save, Ok("performance")),
+            ("255", &save, Ok("power")),
+            ("115", &save, Ok("115")),
+            ("256", &save, Err(Inval)),
+            ("4294967296", &save, Err(Range)),
+            ("-1", &save, Err(Inval)),
+            ("12a", &save, Err(Inval)),
+            ("0x80", &save, Err(Inval)),
+        ] {
+            assert_eq!(
+                stored(Knob::Epp, value, ctx),
+                want.map(str::to_owned),
+                "{value:?} on {:?}",
+                ctx.get("scaling_driver")
+            );
+        }
+        // Under `performance`: any nonzero EPP is EBUSY, on both drivers;
+        // 0 (`performance`, raw 0, or a default of 0) is taken.
+        let perf = pstate("performance");
+        let amd_perf = perf.clone().with("scaling_driver", "amd-pstate-epp");
+        for (ctx, zero) in [(&perf, "performance"), (&amd_perf, "0")] {
+            for value in ["default", "1", "128", "balance_power"] {
+                assert_eq!(stored(Knob::Epp, value, ctx), Err(Busy), "{value}");
+            }
+            assert_eq!(stored(Knob::Epp, "0", ctx).unwrap(), zero);
+        }
+        let zero_default = perf.with(EPP_DEFAULT_FILE, "0");
+        assert_eq!(
+            stored(Knob::Epp, "default", &zero_default).unwrap(),
+            "performance"
+        );
     }
 
     #[test]

@@ -340,3 +340,71 @@ fn an_injected_proc_gives_lifetimes_and_the_host_busy_time() {
     let b = spin();
     assert!(acc.add_domain("b", b.0.id() as i32).is_err());
 }
+
+/// A fake /proc holding several processes: each one's real threads (so
+/// that perf can count them) and a start time, and the host busy for
+/// `busy_ticks`.
+fn fake_procs(dir: &std::path::Path, pids: &[(i32, u64)], busy_ticks: u64) {
+    for &(pid, start_ticks) in pids {
+        fake_proc(dir, pid, start_ticks, busy_ticks);
+    }
+}
+
+#[test]
+fn an_exiting_domain_whose_threads_cannot_be_listed_stalls_no_tick() {
+    let _serial = serial();
+    let (t, root, _state) = sim_host("acpi-cpufreq");
+    let proc_dir = t.path().join("proc");
+    let (a, b) = (spin(), spin());
+    let (pa, pb) = (a.0.id() as i32, b.0.id() as i32);
+    fake_procs(&proc_dir, &[(pa, 10), (pb, 20)], 1_000);
+    let procfs = ProcfsRoot::new(&proc_dir);
+    let mut acc =
+        Accountant::with_procfs(&SysfsRoot::new(&root), &procfs, WeightPreference::CpuTime)
+            .unwrap();
+    acc.add_domain("a", pa).unwrap();
+    acc.add_domain("b", pb).unwrap();
+    acc.tick().unwrap();
+    let model = PowerModel { tdp_w: 85.0 };
+    let mut busy = 1_000;
+    let mut step = |what: &str, acc: &mut Accountant| {
+        std::thread::sleep(Duration::from_millis(100));
+        sim::advance(&root, model, 1.0, Duration::from_millis(100)).unwrap();
+        // The host's busy time grows by the interval on its one CPU.
+        busy += 10;
+        std::fs::write(
+            proc_dir.join("stat"),
+            format!("cpu  {busy} 0 0 1000 0 0 0 0 0 0\ncpu0 {busy} 0 0 1000 0 0 0 0 0 0\n"),
+        )
+        .unwrap();
+        let before = acc.domain_energy_uj("a", "package-0").unwrap();
+        let report = acc
+            .tick()
+            .unwrap_or_else(|e| panic!("{what}: the tick failed: {e}"));
+        assert!(report.conserved(), "{what}: {report:?}");
+        assert_identity(acc);
+        let after = acc.domain_energy_uj("a", "package-0").unwrap();
+        assert!(
+            after > before,
+            "{what}: domain a got nothing ({before} -> {after})"
+        );
+    };
+    step("both listed", &mut acc);
+    // b exits: its task directory is gone (ENOENT) before the driver
+    // removes the domain.
+    let b_tasks = proc_dir.join(format!("{pb}/task"));
+    std::fs::remove_dir_all(&b_tasks).unwrap();
+    step("b's task dir gone", &mut acc);
+    step("b's task dir still gone", &mut acc);
+    // b is a zombie: its task directory lists no thread.
+    std::fs::create_dir(&b_tasks).unwrap();
+    step("b a zombie", &mut acc);
+    // b's whole /proc entry is gone.
+    std::fs::remove_dir_all(proc_dir.join(pb.to_string())).unwrap();
+    step("b's /proc entry gone", &mut acc);
+    // The driver removes it at last: its energy departs.
+    acc.remove_domain("b").unwrap();
+    step("b removed", &mut acc);
+    assert_eq!(acc.domains().collect::<Vec<_>>(), ["a"]);
+    drop(b);
+}

@@ -131,6 +131,25 @@ struct ZoneBase {
     idle_uj: u64,
 }
 
+/// A damaged state file set aside by [`Accountant::set_state_file`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetAside {
+    /// Where the file went (`<file>.damaged`, `<file>.damaged.N`).
+    pub path: PathBuf,
+    /// What was wrong with it (the parse error, naming the file as it was
+    /// called).
+    pub reason: String,
+}
+
+/// What a state file holds, parsed whole before any of it is used.
+#[derive(Debug, Default)]
+struct LoadedState {
+    ticks: u64,
+    zone_bases: BTreeMap<String, ZoneBase>,
+    departed_uj: BTreeMap<String, u64>,
+    saved: BTreeMap<String, Saved>,
+}
+
 /// What the accountant knows of a zone's idle power.
 #[derive(Debug, Clone, Default)]
 struct ZoneIdle {
@@ -173,6 +192,8 @@ pub struct Accountant {
     zone_bases: BTreeMap<String, ZoneBase>,
     ticks: u64,
     state_file: Option<PathBuf>,
+    /// The damaged state file set aside, if any.
+    set_aside: Option<SetAside>,
 }
 
 impl std::fmt::Debug for Accountant {
@@ -252,6 +273,7 @@ impl Accountant {
             zone_bases: BTreeMap::new(),
             ticks: 0,
             state_file: None,
+            set_aside: None,
         })
     }
 
@@ -286,6 +308,14 @@ impl Accountant {
     /// Keeps the counters in `path` across daemon restarts: loads what an
     /// earlier accountant saved there (if the file exists) and saves after
     /// every tick. Call before the first domain is added.
+    ///
+    /// A damaged file (not the format, numbers that do not parse, totals
+    /// that do not add up) is set aside, renamed to `<path>.damaged` (or
+    /// `<path>.damaged.N`, never over an earlier one), and accounting
+    /// starts afresh: [`state_set_aside`](Self::state_set_aside) says where
+    /// the file went and why. Nothing of the accountant changes unless the
+    /// call succeeds, so a failed call (the file unreadable, or it cannot
+    /// be set aside) can be repeated.
     pub fn set_state_file(&mut self, path: &Path) -> Result<()> {
         if !self.domains.is_empty() || self.ticks > 0 {
             return Err(Error::InvalidState(format!(
@@ -293,84 +323,35 @@ impl Accountant {
                 path.display()
             )));
         }
-        match std::fs::read_to_string(path) {
-            Ok(text) => self.load_state(path, &text)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        let loaded = match std::fs::read(path) {
+            Ok(bytes) => match parse_state(path, &bytes) {
+                Ok(loaded) => Some(loaded),
+                Err(e) => {
+                    let to = set_aside(path)?;
+                    self.set_aside = Some(SetAside {
+                        path: to,
+                        reason: e.to_string(),
+                    });
+                    None
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(Error::from_io(path.to_owned(), None, e)),
+        };
+        if let Some(l) = loaded {
+            self.ticks = l.ticks;
+            self.zone_bases = l.zone_bases;
+            self.departed_uj = l.departed_uj;
+            self.saved = l.saved;
         }
         self.state_file = Some(path.to_owned());
         Ok(())
     }
 
-    fn load_state(&mut self, path: &Path, text: &str) -> Result<()> {
-        let bad = |line: &str, reason: &str| Error::Parse {
-            path: path.to_owned(),
-            content: crate::error::shorten(line),
-            reason: reason.to_owned(),
-        };
-        let mut lines = text.lines();
-        let v1 = match lines.next() {
-            Some(STATE_HEADER) => false,
-            Some(STATE_HEADER_V1) => true,
-            first => {
-                return Err(bad(
-                    first.unwrap_or(""),
-                    &format!("expected the header '{STATE_HEADER}'"),
-                ));
-            }
-        };
-        let num = |line: &str, v: Option<&str>| -> Result<u64> {
-            v.and_then(|v| v.parse().ok())
-                .ok_or_else(|| bad(line, "expected a number"))
-        };
-        for line in lines {
-            let f: Vec<&str> = line.split(' ').collect();
-            match f.first().copied() {
-                Some("tick") => self.ticks = num(line, f.get(1).copied())?,
-                Some("zone") if f.len() == if v1 { 5 } else { 6 } => {
-                    let zone = f[1].to_owned();
-                    self.zone_bases.insert(
-                        zone.clone(),
-                        ZoneBase {
-                            measured_uj: num(line, Some(f[2]))?,
-                            unattributed_uj: num(line, Some(f[3]))?,
-                            idle_uj: if v1 { 0 } else { num(line, Some(f[5]))? },
-                        },
-                    );
-                    self.departed_uj.insert(zone, num(line, Some(f[4]))?);
-                }
-                Some("domain") if f.len() >= 4 => {
-                    let pid = i32::try_from(num(line, Some(f[2]))?)
-                        .map_err(|_| bad(line, "pid out of range"))?;
-                    let mut energy_uj = BTreeMap::new();
-                    for kv in &f[4..] {
-                        let (z, v) = kv
-                            .split_once('=')
-                            .ok_or_else(|| bad(line, "expected zone=microjoules"))?;
-                        let (all, idle) = match v.split_once(':') {
-                            Some((a, i)) if !v1 => (num(line, Some(a))?, num(line, Some(i))?),
-                            _ => (num(line, Some(v))?, 0),
-                        };
-                        if idle > all {
-                            return Err(bad(line, "idle energy above the domain's energy"));
-                        }
-                        energy_uj.insert(z.to_owned(), (all, idle));
-                    }
-                    self.saved.insert(
-                        f[1].to_owned(),
-                        Saved {
-                            lifetime: Lifetime {
-                                pid,
-                                start_ticks: num(line, Some(f[3]))?,
-                            },
-                            energy_uj,
-                        },
-                    );
-                }
-                _ => return Err(bad(line, "unknown line")),
-            }
-        }
-        Ok(())
+    /// The damaged state file [`set_state_file`](Self::set_state_file)
+    /// set aside, if it did: where it went and what was wrong with it.
+    pub fn state_set_aside(&self) -> Option<&SetAside> {
+        self.set_aside.as_ref()
     }
 
     fn save_state(&self) -> Result<()> {
@@ -782,6 +763,159 @@ impl Accountant {
             .sum::<usize>()
             + self.source.fd_count()
     }
+}
+
+/// Parses a state file whole (`bytes` as read from `path`): a file that
+/// is not the format, has a number that does not parse, or whose totals
+/// do not add up is damaged, and nothing of it is used.
+fn parse_state(path: &Path, bytes: &[u8]) -> Result<LoadedState> {
+    let bad = |line: &str, reason: &str| Error::Parse {
+        path: path.to_owned(),
+        content: crate::error::shorten(line),
+        reason: reason.to_owned(),
+    };
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let start = e.valid_up_to().saturating_sub(16);
+        bad(
+            &String::from_utf8_lossy(&bytes[start..bytes.len().min(start + 48)]),
+            &format!("not text (invalid UTF-8 at byte {})", e.valid_up_to()),
+        )
+    })?;
+    let mut lines = text.lines();
+    let v1 = match lines.next() {
+        Some(STATE_HEADER) => false,
+        Some(STATE_HEADER_V1) => true,
+        first => {
+            return Err(bad(
+                first.unwrap_or(""),
+                &format!("expected the header '{STATE_HEADER}' (or '{STATE_HEADER_V1}')"),
+            ));
+        }
+    };
+    let num = |line: &str, v: Option<&str>| -> Result<u64> {
+        v.and_then(|v| v.parse().ok())
+            .ok_or_else(|| bad(line, "expected a number from 0 to 18446744073709551615"))
+    };
+    let mut out = LoadedState::default();
+    for line in lines {
+        let f: Vec<&str> = line.split(' ').collect();
+        match f.first().copied() {
+            Some("tick") if f.len() == 2 => out.ticks = num(line, f.get(1).copied())?,
+            Some("zone") if f.len() == if v1 { 5 } else { 6 } => {
+                let zone = f[1].to_owned();
+                let base = ZoneBase {
+                    measured_uj: num(line, Some(f[2]))?,
+                    unattributed_uj: num(line, Some(f[3]))?,
+                    idle_uj: if v1 { 0 } else { num(line, Some(f[5]))? },
+                };
+                if base.idle_uj > base.unattributed_uj {
+                    return Err(bad(line, "idle energy above the unattributed energy"));
+                }
+                out.zone_bases.insert(zone.clone(), base);
+                out.departed_uj.insert(zone, num(line, Some(f[4]))?);
+            }
+            Some("domain") if f.len() >= 4 => {
+                let pid = i32::try_from(num(line, Some(f[2]))?)
+                    .map_err(|_| bad(line, "pid out of range (0 to 2147483647)"))?;
+                let mut energy_uj = BTreeMap::new();
+                for kv in &f[4..] {
+                    let (z, v) = kv
+                        .split_once('=')
+                        .ok_or_else(|| bad(line, "expected zone=microjoules"))?;
+                    let (all, idle) = match v.split_once(':') {
+                        Some((a, i)) if !v1 => (num(line, Some(a))?, num(line, Some(i))?),
+                        _ => (num(line, Some(v))?, 0),
+                    };
+                    if idle > all {
+                        return Err(bad(line, "idle energy above the domain's energy"));
+                    }
+                    energy_uj.insert(z.to_owned(), (all, idle));
+                }
+                out.saved.insert(
+                    f[1].to_owned(),
+                    Saved {
+                        lifetime: Lifetime {
+                            pid,
+                            start_ticks: num(line, Some(f[3]))?,
+                        },
+                        energy_uj,
+                    },
+                );
+            }
+            _ => return Err(bad(line, "unknown line")),
+        }
+    }
+    // Every save keeps measured = domains + departed + unattributed
+    // exactly, per zone: a file where it does not hold was cut short or
+    // altered.
+    for (zone, base) in &out.zone_bases {
+        let domains: u128 = out
+            .saved
+            .values()
+            .filter_map(|s| s.energy_uj.get(zone))
+            .map(|&(all, _)| u128::from(all))
+            .sum();
+        let departed = out.departed_uj.get(zone).copied().unwrap_or(0);
+        let parts = domains + u128::from(departed) + u128::from(base.unattributed_uj);
+        if parts != u128::from(base.measured_uj) {
+            return Err(bad(
+                &format!("zone {zone}"),
+                &format!(
+                    "the totals do not add up: measured {} µJ, but the domains ({domains}), \
+                     departed ({departed}) and unattributed ({}) make {parts}",
+                    base.measured_uj, base.unattributed_uj
+                ),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Renames the damaged state file `path` to `<path>.damaged`, or
+/// `<path>.damaged.N` (N = 1, 2, ...) if that exists: never over an
+/// earlier file. A hard link, then the unlink of `path`, so that an
+/// existing name is never replaced; where the file system has no hard
+/// links, a rename to a name checked to be free. Returns the new path.
+fn set_aside(path: &Path) -> Result<PathBuf> {
+    const MAX_SET_ASIDE: u32 = 1000;
+    let io_err = |to: &Path, e: std::io::Error| Error::Io {
+        path: path.to_owned(),
+        source: std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot set the damaged accounting state file aside as {}: {e}",
+                to.display()
+            ),
+        ),
+    };
+    for n in 0..MAX_SET_ASIDE {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".damaged");
+        if n > 0 {
+            name.push(format!(".{n}"));
+        }
+        let to = PathBuf::from(name);
+        match std::fs::hard_link(path, &to) {
+            Ok(()) => {
+                if let Err(e) = std::fs::remove_file(path) {
+                    let _ = std::fs::remove_file(&to);
+                    return Err(io_err(&to, e));
+                }
+                return Ok(to);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(_) if !to.exists() => {
+                std::fs::rename(path, &to).map_err(|e| io_err(&to, e))?;
+                return Ok(to);
+            }
+            Err(e) => return Err(io_err(&to, e)),
+        }
+    }
+    Err(Error::InvalidState(format!(
+        "{}: cannot set the damaged accounting state file aside: \
+         {MAX_SET_ASIDE} earlier ones are there already; remove them",
+        path.display()
+    )))
 }
 
 /// Busy fraction per package (and `None`: all CPUs) over an interval of

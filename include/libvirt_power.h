@@ -963,6 +963,12 @@ lvp_result lvp_accountant_info(const struct lvp_accountant *acc,
  process under the same id starts from 0. Call before the first domain
  and tick.
 
+ A damaged file (not the format, a bad number, totals that do not add
+ up) is set aside and accounting starts afresh: the call succeeds, and
+ [`lvp_accountant_state_set_aside`] says where the file went. A failed
+ call (the file unreadable, or it cannot be set aside) changes nothing
+ and can be repeated.
+
  # Safety
  `acc` is live; `path` NUL-terminated.
  */
@@ -1048,6 +1054,77 @@ lvp_result lvp_accountant_set_idle_policy(const struct lvp_accountant *acc, uint
 lvp_result lvp_accountant_set_domain_vcpus(const struct lvp_accountant *acc,
                                            const char *id,
                                            uint32_t vcpus);
+
+/*
+ The longest accounting interval that keeps every zone's energy count
+ unambiguous, ms (at least 1): half the time the fastest-wrapping zone's
+ `energy_uj` takes to wrap at the highest power it can draw (twice the
+ largest `constraint_K_max_power_uw` of the zone, of its package for
+ `core` and `uncore`, else twice 500 W). An interval up to this long
+ stays safe when a tick comes an interval late. `UINT64_MAX` if no zone
+ wraps. Fixed for the accountant's life; see
+ [`lvp_accountant_max_interval_zone`] for the zone.
+
+ # Safety
+ `acc` is live; `out_ms` valid.
+ */
+lvp_result lvp_accountant_max_interval_ms(const struct lvp_accountant *acc, uint64_t *out_ms);
+
+/*
+ The zone that sets [`lvp_accountant_max_interval_ms`]: its index for
+ [`lvp_accountant_zone`] into `out_index`, and the power its wrap time
+ assumes into `out_peak_uw` (may be NULL). `SIZE_MAX` (and 0) if no
+ zone wraps.
+
+ # Safety
+ `acc` is live; `out_index` valid; `out_peak_uw` NULL or valid.
+ */
+lvp_result lvp_accountant_max_interval_zone(const struct lvp_accountant *acc,
+                                            size_t *out_index,
+                                            uint64_t *out_peak_uw);
+
+/*
+ Time `zone`'s energy was not measured since the first tick (carried
+ across restarts with a state file): the intervals longer than the
+ zone's fastest wrap (its count then ambiguous: the interval's energy is
+ left out of every total rather than guessed) or of unknown length, how
+ many (`out_intervals`) and how long (`out_ms`).
+
+ # Safety
+ `acc` is live; `zone` NUL-terminated; out pointers valid.
+ */
+lvp_result lvp_accountant_zone_unmeasured(const struct lvp_accountant *acc,
+                                          const char *zone,
+                                          uint64_t *out_intervals,
+                                          uint64_t *out_ms);
+
+/*
+ Where [`lvp_accountant_set_state_file`] set a damaged state file aside
+ (`<file>.damaged`, or `<file>.damaged.N`, never over an earlier one),
+ into `buf` (`len` bytes, NUL-terminated; `out_len` gets the path's
+ length): empty if it did not. Accounting then started afresh; log this
+ once, with [`lvp_accountant_state_set_aside_reason`].
+
+ # Safety
+ `acc` is live; `buf` NULL or valid for `len` bytes; `out_len` valid.
+ */
+lvp_result lvp_accountant_state_set_aside(const struct lvp_accountant *acc,
+                                          char *buf,
+                                          size_t len,
+                                          size_t *out_len);
+
+/*
+ Why [`lvp_accountant_set_state_file`] set the state file aside (the
+ parse error, naming the file and the bad line), into `buf` as
+ [`lvp_accountant_state_set_aside`] does: empty if it did not.
+
+ # Safety
+ `acc` is live; `buf` NULL or valid for `len` bytes; `out_len` valid.
+ */
+lvp_result lvp_accountant_state_set_aside_reason(const struct lvp_accountant *acc,
+                                                 char *buf,
+                                                 size_t len,
+                                                 size_t *out_len);
 
 #ifdef __cplusplus
 }  // extern "C"

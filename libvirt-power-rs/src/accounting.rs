@@ -42,7 +42,25 @@
 //! throughout. Energy used while no daemon ran is not measured, and the
 //! idle fit is learned again (it is not saved). The file
 //! is replaced atomically but not fsynced: it only matters while the
-//! domains' processes live, and they do not outlive the machine.
+//! domains' processes live, and they do not outlive the machine. A
+//! damaged file is set aside and accounting starts afresh
+//! ([`Accountant::set_state_file`]).
+//!
+//! # Counter wraps
+//!
+//! A zone's `energy_uj` wraps at `max_energy_range_uj`, and one reading to
+//! the next can only tell one wrap from none. Each zone's fastest wrap is
+//! its range at the highest power it can draw ([`ZoneWrap`]): twice the
+//! largest `constraint_K_max_power_uw` of the zone (of its package, for
+//! `core` and `uncore`), or twice 500 W where none is readable (AMD zones
+//! have no constraints). [`Accountant::max_interval`] is the longest
+//! interval that keeps every zone's count unambiguous even when a tick
+//! comes an interval late: half the fastest wrap. An
+//! interval that was longer than a zone's fastest wrap anyway (the daemon
+//! stalled, the clock jumped) is not guessed at: the zone's energy for it
+//! is not measured, and the interval is counted in the zone's
+//! [`Unmeasured`] time instead. Intervals are timed on a monotonic clock
+//! ([`Accountant::set_clock`] replaces it in tests).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -57,10 +75,34 @@ use crate::rapl::{self, RaplZone};
 use crate::sysfs::SysfsRoot;
 use crate::weights::{CpuPackages, DomainWeight, PackageWeights, PerfSource, WeightSource};
 
-/// Header line of the state file (version 1 had no idle column; it is
-/// still read).
-const STATE_HEADER: &str = "libvirt-power-accounting 2";
+/// Header line of the state file (version 1 had no idle column, version
+/// 2 no unmeasured columns; both are still read).
+const STATE_HEADER: &str = "libvirt-power-accounting 3";
+const STATE_HEADER_V2: &str = "libvirt-power-accounting 2";
 const STATE_HEADER_V1: &str = "libvirt-power-accounting 1";
+
+/// The highest power a zone is taken to draw, as a multiple of the largest
+/// `constraint_K_max_power_uw` of the zone. The kernel reports the package's
+/// thermal design power (TDP) as the `long_term` constraint's maximum and
+/// the electrical maximum as the `short_term` one's (twice that for
+/// `peak_power`), where the firmware gives it. A package can run above its
+/// TDP for minutes when the firmware sets PL1 above TDP (boards with
+/// "unlimited" turbo run desktop parts at about twice their TDP), so
+/// twice the largest maximum is the bound.
+const PEAK_POWER_FACTOR: u64 = 2;
+
+/// The maximum power assumed for a zone without a readable
+/// `constraint_K_max_power_uw` (before [`PEAK_POWER_FACTOR`]), µW: 500 W,
+/// the highest TDP of the x86 server packages shipped (AMD EPYC 9005,
+/// Intel Xeon 6900P). AMD's RAPL zones have no constraints at all; at
+/// 1 kW their 65.5 kJ range wraps in 65 s.
+const FALLBACK_MAX_POWER_UW: u64 = 500_000_000;
+
+/// The longest interval is the fastest wrap divided by this: a tick that
+/// comes an interval late (a loaded host; the daemon skips a missed
+/// interval rather than ticking twice) still reads every zone before it
+/// can wrap twice.
+const INTERVAL_MARGIN: u64 = 2;
 
 /// Set to `0` in the daemon's environment, domains' weights are not split
 /// by package (each counts for every package zone, as before the split).
@@ -129,6 +171,104 @@ struct ZoneBase {
     measured_uj: u64,
     unattributed_uj: u64,
     idle_uj: u64,
+    unmeasured: Unmeasured,
+}
+
+/// A damaged state file set aside by [`Accountant::set_state_file`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetAside {
+    /// Where the file went (`<file>.damaged`, `<file>.damaged.N`).
+    pub path: PathBuf,
+    /// What was wrong with it (the parse error, naming the file as it was
+    /// called).
+    pub reason: String,
+}
+
+/// How fast a zone's energy counter can wrap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZoneWrap {
+    /// The highest power the zone is taken to draw, µW: twice the largest
+    /// `max_power_uw` of its constraints (of its package's, for `core` and
+    /// `uncore`), else twice 500 W (see the [module documentation](self)).
+    pub peak_uw: u64,
+    /// Whether `peak_uw` comes from `max_power_uw` (false: the fallback).
+    pub from_constraints: bool,
+    /// The time the counter takes to wrap at `peak_uw`: `(range + 1) /
+    /// peak`, ns. An interval longer than this may hold more than one wrap.
+    pub wrap_ns: u64,
+}
+
+impl ZoneWrap {
+    /// How fast `zone` (one of `zones`) can wrap; `None` if it does not
+    /// wrap (no `max_energy_range_uj`, or 0).
+    fn of(zone: &RaplZone, zones: &[RaplZone]) -> Option<ZoneWrap> {
+        let range_uj = zone.max_energy_range_uj.filter(|&r| r > 0)?;
+        let max_power = |z: &RaplZone| {
+            z.constraints
+                .iter()
+                .filter_map(|c| c.max_power_uw)
+                .filter(|&m| m > 0)
+                .max()
+        };
+        // `core` and `uncore` draw part of their package's power.
+        let parent = || {
+            let (parent, name) = zone.key.rsplit_once('/')?;
+            if !matches!(name, "core" | "uncore") {
+                return None;
+            }
+            zones.iter().find(|z| z.key == parent).and_then(max_power)
+        };
+        let rated = max_power(zone).or_else(parent);
+        let peak_uw = rated
+            .unwrap_or(FALLBACK_MAX_POWER_UW)
+            .saturating_mul(PEAK_POWER_FACTOR);
+        let wrap_ns = (u128::from(range_uj) + 1) * 1_000_000_000 / u128::from(peak_uw);
+        Some(ZoneWrap {
+            peak_uw,
+            from_constraints: rated.is_some(),
+            wrap_ns: u64::try_from(wrap_ns).unwrap_or(u64::MAX),
+        })
+    }
+}
+
+/// The longest interval between ticks that keeps every zone's count
+/// unambiguous, and the zone that sets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntervalBound {
+    /// The longest interval, ms (at least 1): the zone's `wrap_ns` divided
+    /// by the margin of 2, rounded down.
+    pub max_interval_ms: u64,
+    /// The zone that wraps fastest.
+    pub zone: String,
+    /// How fast it wraps.
+    pub wrap: ZoneWrap,
+}
+
+/// Time a zone's energy was not measured: intervals longer than its
+/// fastest wrap (or of unknown length), whose count is ambiguous.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unmeasured {
+    /// How many intervals.
+    pub intervals: u64,
+    /// How long they were, ns (an interval of unknown length, the clock
+    /// having gone back, adds 0).
+    pub ns: u64,
+}
+
+impl Unmeasured {
+    fn add(&mut self, other: Unmeasured) {
+        self.intervals = self.intervals.saturating_add(other.intervals);
+        self.ns = self.ns.saturating_add(other.ns);
+    }
+}
+
+/// What a state file holds, parsed whole before any of it is used.
+#[derive(Debug, Default)]
+struct LoadedState {
+    ticks: u64,
+    zone_bases: BTreeMap<String, ZoneBase>,
+    departed_uj: BTreeMap<String, u64>,
+    saved: BTreeMap<String, Saved>,
 }
 
 /// What the accountant knows of a zone's idle power.
@@ -150,6 +290,14 @@ pub struct Accountant {
     sysfs: SysfsRoot,
     procfs: ProcfsRoot,
     zones: Vec<RaplZone>,
+    /// How fast each zone of `zones` can wrap (same order).
+    wraps: Vec<Option<ZoneWrap>>,
+    /// When the zones were last read (and the reading taken), ns of
+    /// `clock`.
+    last_read_ns: Option<u64>,
+    /// Unmeasured time per zone, this accountant's (the state file's is
+    /// in `zone_bases`).
+    unmeasured: BTreeMap<String, Unmeasured>,
     source: Box<dyn WeightSource>,
     packages: CpuPackages,
     /// CPUs of `/proc/stat` without a package in the map (not re-read
@@ -173,6 +321,8 @@ pub struct Accountant {
     zone_bases: BTreeMap<String, ZoneBase>,
     ticks: u64,
     state_file: Option<PathBuf>,
+    /// The damaged state file set aside, if any.
+    set_aside: Option<SetAside>,
 }
 
 impl std::fmt::Debug for Accountant {
@@ -227,15 +377,21 @@ impl Accountant {
         procfs: &ProcfsRoot,
         source: Box<dyn WeightSource>,
     ) -> Result<Accountant> {
-        let zones = rapl::read_zones(sysfs)?
-            .into_iter()
+        let all = rapl::read_zones(sysfs)?;
+        let zones: Vec<RaplZone> = all
+            .iter()
             .filter(|z| z.energy_uj.is_some())
+            .cloned()
             .collect();
+        let wraps = zones.iter().map(|z| ZoneWrap::of(z, &all)).collect();
         let packages = CpuPackages::read(sysfs).unwrap_or_default();
         Ok(Accountant {
             sysfs: sysfs.clone(),
             procfs: procfs.clone(),
             zones,
+            wraps,
+            last_read_ns: None,
+            unmeasured: BTreeMap::new(),
             source,
             packages,
             unknown_cpus: BTreeSet::new(),
@@ -252,11 +408,13 @@ impl Accountant {
             zone_bases: BTreeMap::new(),
             ticks: 0,
             state_file: None,
+            set_aside: None,
         })
     }
 
     /// Replaces the monotonic clock (ns) that times the intervals, for
-    /// tests.
+    /// tests. A clock that goes back makes the interval's length unknown:
+    /// it is counted as unmeasured for every zone that wraps.
     pub fn set_clock(&mut self, clock: Box<dyn FnMut() -> u64 + Send>) {
         self.clock = clock;
     }
@@ -286,6 +444,14 @@ impl Accountant {
     /// Keeps the counters in `path` across daemon restarts: loads what an
     /// earlier accountant saved there (if the file exists) and saves after
     /// every tick. Call before the first domain is added.
+    ///
+    /// A damaged file (not the format, numbers that do not parse, totals
+    /// that do not add up) is set aside, renamed to `<path>.damaged` (or
+    /// `<path>.damaged.N`, never over an earlier one), and accounting
+    /// starts afresh: [`state_set_aside`](Self::state_set_aside) says where
+    /// the file went and why. Nothing of the accountant changes unless the
+    /// call succeeds, so a failed call (the file unreadable, or it cannot
+    /// be set aside) can be repeated.
     pub fn set_state_file(&mut self, path: &Path) -> Result<()> {
         if !self.domains.is_empty() || self.ticks > 0 {
             return Err(Error::InvalidState(format!(
@@ -293,84 +459,35 @@ impl Accountant {
                 path.display()
             )));
         }
-        match std::fs::read_to_string(path) {
-            Ok(text) => self.load_state(path, &text)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        let loaded = match std::fs::read(path) {
+            Ok(bytes) => match parse_state(path, &bytes) {
+                Ok(loaded) => Some(loaded),
+                Err(e) => {
+                    let to = set_aside(path)?;
+                    self.set_aside = Some(SetAside {
+                        path: to,
+                        reason: e.to_string(),
+                    });
+                    None
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(Error::from_io(path.to_owned(), None, e)),
+        };
+        if let Some(l) = loaded {
+            self.ticks = l.ticks;
+            self.zone_bases = l.zone_bases;
+            self.departed_uj = l.departed_uj;
+            self.saved = l.saved;
         }
         self.state_file = Some(path.to_owned());
         Ok(())
     }
 
-    fn load_state(&mut self, path: &Path, text: &str) -> Result<()> {
-        let bad = |line: &str, reason: &str| Error::Parse {
-            path: path.to_owned(),
-            content: crate::error::shorten(line),
-            reason: reason.to_owned(),
-        };
-        let mut lines = text.lines();
-        let v1 = match lines.next() {
-            Some(STATE_HEADER) => false,
-            Some(STATE_HEADER_V1) => true,
-            first => {
-                return Err(bad(
-                    first.unwrap_or(""),
-                    &format!("expected the header '{STATE_HEADER}'"),
-                ));
-            }
-        };
-        let num = |line: &str, v: Option<&str>| -> Result<u64> {
-            v.and_then(|v| v.parse().ok())
-                .ok_or_else(|| bad(line, "expected a number"))
-        };
-        for line in lines {
-            let f: Vec<&str> = line.split(' ').collect();
-            match f.first().copied() {
-                Some("tick") => self.ticks = num(line, f.get(1).copied())?,
-                Some("zone") if f.len() == if v1 { 5 } else { 6 } => {
-                    let zone = f[1].to_owned();
-                    self.zone_bases.insert(
-                        zone.clone(),
-                        ZoneBase {
-                            measured_uj: num(line, Some(f[2]))?,
-                            unattributed_uj: num(line, Some(f[3]))?,
-                            idle_uj: if v1 { 0 } else { num(line, Some(f[5]))? },
-                        },
-                    );
-                    self.departed_uj.insert(zone, num(line, Some(f[4]))?);
-                }
-                Some("domain") if f.len() >= 4 => {
-                    let pid = i32::try_from(num(line, Some(f[2]))?)
-                        .map_err(|_| bad(line, "pid out of range"))?;
-                    let mut energy_uj = BTreeMap::new();
-                    for kv in &f[4..] {
-                        let (z, v) = kv
-                            .split_once('=')
-                            .ok_or_else(|| bad(line, "expected zone=microjoules"))?;
-                        let (all, idle) = match v.split_once(':') {
-                            Some((a, i)) if !v1 => (num(line, Some(a))?, num(line, Some(i))?),
-                            _ => (num(line, Some(v))?, 0),
-                        };
-                        if idle > all {
-                            return Err(bad(line, "idle energy above the domain's energy"));
-                        }
-                        energy_uj.insert(z.to_owned(), (all, idle));
-                    }
-                    self.saved.insert(
-                        f[1].to_owned(),
-                        Saved {
-                            lifetime: Lifetime {
-                                pid,
-                                start_ticks: num(line, Some(f[3]))?,
-                            },
-                            energy_uj,
-                        },
-                    );
-                }
-                _ => return Err(bad(line, "unknown line")),
-            }
-        }
-        Ok(())
+    /// The damaged state file [`set_state_file`](Self::set_state_file)
+    /// set aside, if it did: where it went and what was wrong with it.
+    pub fn state_set_aside(&self) -> Option<&SetAside> {
+        self.set_aside.as_ref()
     }
 
     fn save_state(&self) -> Result<()> {
@@ -379,13 +496,16 @@ impl Accountant {
         };
         let mut text = format!("{STATE_HEADER}\ntick {}\n", self.ticks);
         for z in self.zones() {
+            let u = self.unmeasured(z).unwrap_or_default();
             let _ = writeln!(
                 text,
-                "zone {z} {} {} {} {}",
+                "zone {z} {} {} {} {} {} {}",
                 self.measured_uj(z).unwrap_or(0),
                 self.unattributed_uj(z).unwrap_or(0),
                 self.departed_own_uj(z),
-                self.idle_uj(z).unwrap_or(0)
+                self.idle_uj(z).unwrap_or(0),
+                u.intervals,
+                u.ns
             );
         }
         let mut domain_line =
@@ -569,6 +689,44 @@ impl Accountant {
         self.zone_index(zone).map(|i| self.zones[i].package)
     }
 
+    /// How fast `zone` can wrap (`None` for an unknown zone or one whose
+    /// counter does not wrap).
+    pub fn zone_wrap(&self, zone: &str) -> Option<ZoneWrap> {
+        self.wraps[self.zone_index(zone)?]
+    }
+
+    /// The longest interval between ticks that keeps every zone's count
+    /// unambiguous (see the [module documentation](self)), and the zone
+    /// that sets it: the first of the fastest. `None` if no zone wraps.
+    pub fn max_interval(&self) -> Option<IntervalBound> {
+        let (i, wrap) = self
+            .wraps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| Some((i, (*w)?)))
+            .min_by_key(|&(i, w)| (w.wrap_ns, i))?;
+        Some(IntervalBound {
+            max_interval_ms: (wrap.wrap_ns / INTERVAL_MARGIN / 1_000_000).max(1),
+            zone: self.zones[i].key.clone(),
+            wrap,
+        })
+    }
+
+    /// Time `zone`'s energy was not measured, since the first tick (of the
+    /// first daemon, with a state file): intervals longer than its fastest
+    /// wrap, or of unknown length.
+    pub fn unmeasured(&self, zone: &str) -> Option<Unmeasured> {
+        self.zone_index(zone)?;
+        let mut u = self
+            .zone_bases
+            .get(zone)
+            .map_or_else(Unmeasured::default, |b| b.unmeasured);
+        if let Some(own) = self.unmeasured.get(zone) {
+            u.add(*own);
+        }
+        Some(u)
+    }
+
     /// Completed ticks (carried over a restart with the state file).
     pub fn ticks(&self) -> u64 {
         self.ticks
@@ -601,6 +759,27 @@ impl Accountant {
             });
         }
         let now_ns = (self.clock)();
+        // Zones whose count over the interval is ambiguous: the interval
+        // was longer than their fastest wrap, or the clock went back and
+        // its length is unknown. Nothing yet: applied below, once nothing
+        // can fail before the attribution.
+        let elapsed_ns = self.last_read_ns.map(|t| now_ns.checked_sub(t));
+        let unmeasured: BTreeMap<String, Unmeasured> = match elapsed_ns {
+            None => BTreeMap::new(),
+            Some(elapsed) => self
+                .zones
+                .iter()
+                .zip(&self.wraps)
+                .filter(|(_, w)| w.is_some_and(|w| elapsed.is_none_or(|e| e > w.wrap_ns)))
+                .map(|(z, _)| {
+                    let u = Unmeasured {
+                        intervals: 1,
+                        ns: elapsed.unwrap_or(0),
+                    };
+                    (z.key.clone(), u)
+                })
+                .collect(),
+        };
         // The host's busy time per package (per-CPU lines of /proc/stat).
         let stat = self.procfs.stat().ok();
         if let Some(stat) = &stat {
@@ -659,6 +838,13 @@ impl Accountant {
                 .map(|(id, d)| (id.clone(), u64::from(d.vcpus)))
                 .collect(),
         };
+        for z in &zones {
+            if let Some(u) = unmeasured.get(&z.zone) {
+                self.attributor.rebase_zone(z);
+                self.unmeasured.entry(z.zone.clone()).or_default().add(*u);
+            }
+        }
+        self.last_read_ns = Some(now_ns);
         let idle = &mut self.idle;
         let baseline = self.ticks == 0;
         let mut idle_of = |zone: &ZoneSample, measured_uj: u64| -> u64 {
@@ -666,7 +852,7 @@ impl Accountant {
             let Some((fractions, dt_ns)) = &interval else {
                 return 0;
             };
-            if baseline {
+            if baseline || unmeasured.contains_key(&zone.zone) {
                 return 0;
             }
             let u = match zone.package {
@@ -689,7 +875,7 @@ impl Accountant {
         for id in std::mem::take(&mut self.retiring) {
             self.depart(&id);
         }
-        self.ticks += 1;
+        self.ticks = self.ticks.saturating_add(1);
         self.save_state()?;
         Ok(report)
     }
@@ -782,6 +968,173 @@ impl Accountant {
             .sum::<usize>()
             + self.source.fd_count()
     }
+}
+
+/// Parses a state file whole (`bytes` as read from `path`): a file that
+/// is not the format, has a number that does not parse, or whose totals
+/// do not add up is damaged, and nothing of it is used.
+fn parse_state(path: &Path, bytes: &[u8]) -> Result<LoadedState> {
+    let bad = |line: &str, reason: &str| Error::Parse {
+        path: path.to_owned(),
+        content: crate::error::shorten(line),
+        reason: reason.to_owned(),
+    };
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let start = e.valid_up_to().saturating_sub(16);
+        bad(
+            &String::from_utf8_lossy(&bytes[start..bytes.len().min(start + 48)]),
+            &format!("not text (invalid UTF-8 at byte {})", e.valid_up_to()),
+        )
+    })?;
+    let mut lines = text.lines();
+    let version = match lines.next() {
+        Some(STATE_HEADER) => 3,
+        Some(STATE_HEADER_V2) => 2,
+        Some(STATE_HEADER_V1) => 1,
+        first => {
+            return Err(bad(
+                first.unwrap_or(""),
+                &format!(
+                    "expected the header '{STATE_HEADER}' (or '{STATE_HEADER_V2}', \
+                     '{STATE_HEADER_V1}')"
+                ),
+            ));
+        }
+    };
+    let v1 = version == 1;
+    let zone_fields = [0, 5, 6, 8][version];
+    let num = |line: &str, v: Option<&str>| -> Result<u64> {
+        v.and_then(|v| v.parse().ok())
+            .ok_or_else(|| bad(line, "expected a number from 0 to 18446744073709551615"))
+    };
+    let mut out = LoadedState::default();
+    for line in lines {
+        let f: Vec<&str> = line.split(' ').collect();
+        match f.first().copied() {
+            Some("tick") if f.len() == 2 => out.ticks = num(line, f.get(1).copied())?,
+            Some("zone") if f.len() == zone_fields => {
+                let zone = f[1].to_owned();
+                let base = ZoneBase {
+                    measured_uj: num(line, Some(f[2]))?,
+                    unattributed_uj: num(line, Some(f[3]))?,
+                    idle_uj: if v1 { 0 } else { num(line, Some(f[5]))? },
+                    unmeasured: if version < 3 {
+                        Unmeasured::default()
+                    } else {
+                        Unmeasured {
+                            intervals: num(line, Some(f[6]))?,
+                            ns: num(line, Some(f[7]))?,
+                        }
+                    },
+                };
+                if base.idle_uj > base.unattributed_uj {
+                    return Err(bad(line, "idle energy above the unattributed energy"));
+                }
+                out.zone_bases.insert(zone.clone(), base);
+                out.departed_uj.insert(zone, num(line, Some(f[4]))?);
+            }
+            Some("domain") if f.len() >= 4 => {
+                let pid = i32::try_from(num(line, Some(f[2]))?)
+                    .map_err(|_| bad(line, "pid out of range (0 to 2147483647)"))?;
+                let mut energy_uj = BTreeMap::new();
+                for kv in &f[4..] {
+                    let (z, v) = kv
+                        .split_once('=')
+                        .ok_or_else(|| bad(line, "expected zone=microjoules"))?;
+                    let (all, idle) = match v.split_once(':') {
+                        Some((a, i)) if !v1 => (num(line, Some(a))?, num(line, Some(i))?),
+                        _ => (num(line, Some(v))?, 0),
+                    };
+                    if idle > all {
+                        return Err(bad(line, "idle energy above the domain's energy"));
+                    }
+                    energy_uj.insert(z.to_owned(), (all, idle));
+                }
+                out.saved.insert(
+                    f[1].to_owned(),
+                    Saved {
+                        lifetime: Lifetime {
+                            pid,
+                            start_ticks: num(line, Some(f[3]))?,
+                        },
+                        energy_uj,
+                    },
+                );
+            }
+            _ => return Err(bad(line, "unknown line")),
+        }
+    }
+    // Every save keeps measured = domains + departed + unattributed
+    // exactly, per zone: a file where it does not hold was cut short or
+    // altered.
+    for (zone, base) in &out.zone_bases {
+        let domains: u128 = out
+            .saved
+            .values()
+            .filter_map(|s| s.energy_uj.get(zone))
+            .map(|&(all, _)| u128::from(all))
+            .sum();
+        let departed = out.departed_uj.get(zone).copied().unwrap_or(0);
+        let parts = domains + u128::from(departed) + u128::from(base.unattributed_uj);
+        if parts != u128::from(base.measured_uj) {
+            return Err(bad(
+                &format!("zone {zone}"),
+                &format!(
+                    "the totals do not add up: measured {} µJ, but the domains ({domains}), \
+                     departed ({departed}) and unattributed ({}) make {parts}",
+                    base.measured_uj, base.unattributed_uj
+                ),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Renames the damaged state file `path` to `<path>.damaged`, or
+/// `<path>.damaged.N` (N = 1, 2, ...) if that exists: never over an
+/// earlier file. A hard link, then the unlink of `path`, so that an
+/// existing name is never replaced; where the file system has no hard
+/// links, a rename to a name checked to be free. Returns the new path.
+fn set_aside(path: &Path) -> Result<PathBuf> {
+    const MAX_SET_ASIDE: u32 = 1000;
+    let io_err = |to: &Path, e: std::io::Error| Error::Io {
+        path: path.to_owned(),
+        source: std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot set the damaged accounting state file aside as {}: {e}",
+                to.display()
+            ),
+        ),
+    };
+    for n in 0..MAX_SET_ASIDE {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".damaged");
+        if n > 0 {
+            name.push(format!(".{n}"));
+        }
+        let to = PathBuf::from(name);
+        match std::fs::hard_link(path, &to) {
+            Ok(()) => {
+                if let Err(e) = std::fs::remove_file(path) {
+                    let _ = std::fs::remove_file(&to);
+                    return Err(io_err(&to, e));
+                }
+                return Ok(to);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(_) if !to.exists() => {
+                std::fs::rename(path, &to).map_err(|e| io_err(&to, e))?;
+                return Ok(to);
+            }
+            Err(e) => return Err(io_err(&to, e)),
+        }
+    }
+    Err(Error::InvalidState(format!(
+        "{}: cannot set the damaged accounting state file aside: \
+         {MAX_SET_ASIDE} earlier ones are there already; remove them",
+        path.display()
+    )))
 }
 
 /// Busy fraction per package (and `None`: all CPUs) over an interval of

@@ -280,6 +280,18 @@ impl Attributor {
         self.consumers.remove(consumer);
     }
 
+    /// Takes `sample` as a fresh baseline of its zone: the zone's count
+    /// since its last sample is unknown (its counter may have wrapped more
+    /// than once), so the next [`update`](Self::update) with this same
+    /// reading measures nothing for the zone, and what the weights did in
+    /// the interval takes none of its energy. A zone not sampled yet is
+    /// left alone (its first sample is a baseline anyway).
+    pub fn rebase_zone(&mut self, sample: &ZoneSample) {
+        if let Some(state) = self.zones.get_mut(&sample.zone) {
+            state.counter = WrappingCounter::new(sample.range_uj, sample.raw_uj);
+        }
+    }
+
     /// Accounts one interval and returns its per-zone report.
     ///
     /// * `zones`: one raw reading per zone. The first reading of a zone is
@@ -1079,6 +1091,32 @@ mod tests {
         assert_eq!(r.zones, vec![zi("package-0", 500, 500, &[])]);
         assert_eq!(a.unattributed_uj("package-0"), Some(3_500));
         assert_eq!(a.consumer_energy_uj("a", "package-0"), Some(0));
+    }
+
+    #[test]
+    fn rebased_zone_measures_nothing_for_the_interval() {
+        let mut a = Attributor::new();
+        a.update(&[pkg0(1_000)], &[w("vm", Some(0), 0)], &[]);
+        a.update(&[pkg0(1_600)], &[w("vm", Some(0), 10)], &[]);
+        assert_eq!(a.measured_uj("package-0"), Some(600));
+        // The counter wrapped an unknown number of times: the interval's
+        // energy is not measured, and its weight takes nothing.
+        a.rebase_zone(&pkg0(300));
+        let r = a.update(&[pkg0(300)], &[w("vm", Some(0), 50)], &[]);
+        assert_eq!(
+            r,
+            IntervalReport {
+                zones: vec![zi("package-0", 0, 0, &[("vm", 0)])]
+            }
+        );
+        assert_eq!(a.measured_uj("package-0"), Some(600));
+        // From the new baseline on, counted as before.
+        let r = a.update(&[pkg0(500)], &[w("vm", Some(0), 60)], &[]);
+        assert_eq!(r.zone("package-0").unwrap().share_uj("vm"), Some(200));
+        assert_eq!(a.consumer_energy_uj("vm", "package-0"), Some(800));
+        // A zone never sampled is left alone.
+        a.rebase_zone(&zone("psys", None, 5));
+        assert_eq!(a.measured_uj("psys"), None);
     }
 
     #[test]

@@ -247,17 +247,172 @@ fn a_restart_resumes_the_same_lifetime_only() {
     assert_identity(&acc);
     assert!(acc.departed_uj("package-0").unwrap() >= before_b + a_before);
 
-    // Set after a tick: refused; a damaged file: refused with its path.
+    // Set after a tick: refused.
     assert!(acc.set_state_file(&file).is_err());
-    std::fs::write(&file, "garbage\n").unwrap();
-    let mut fresh = Accountant::new(&SysfsRoot::new(&root), WeightPreference::Auto).unwrap();
-    let e = fresh.set_state_file(&file).unwrap_err().to_string();
-    assert!(
-        e.contains("accounting.state") && e.contains("header"),
-        "{e}"
-    );
     // Ids are used as words of the file.
+    let mut fresh = Accountant::new(&SysfsRoot::new(&root), WeightPreference::Auto).unwrap();
     assert!(fresh.add_domain("two words", a.0.id() as i32).is_err());
+}
+
+/// A state file as a daemon leaves it: two domains over three ticks.
+fn saved_state(root: &std::path::Path, file: &std::path::Path) -> Vec<u8> {
+    let (a, b) = (spin(), spin());
+    let mut acc = Accountant::new(&SysfsRoot::new(root), WeightPreference::CpuTime).unwrap();
+    acc.set_state_file(file).unwrap();
+    acc.add_domain("a", a.0.id() as i32).unwrap();
+    acc.add_domain("b", b.0.id() as i32).unwrap();
+    acc.tick().unwrap();
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_millis(50));
+        sim::advance(
+            root,
+            PowerModel { tdp_w: 85.0 },
+            1.0,
+            Duration::from_millis(50),
+        )
+        .unwrap();
+        acc.tick().unwrap();
+    }
+    assert!(acc.domain_energy_uj("a", "package-0").unwrap() > 0);
+    std::fs::read(file).unwrap()
+}
+
+#[test]
+fn a_damaged_state_file_is_set_aside_and_accounting_starts_afresh() {
+    let _serial = serial();
+    let (t, root, _state) = sim_host("acpi-cpufreq");
+    let file = t.path().join("accounting.state");
+    let good = saved_state(&root, &file);
+    let text = String::from_utf8(good.clone()).unwrap();
+    // A good file loads (and is not set aside).
+    let mut acc = Accountant::new(&SysfsRoot::new(&root), WeightPreference::CpuTime).unwrap();
+    acc.set_state_file(&file).unwrap();
+    assert_eq!(acc.ticks(), 3);
+    assert!(acc.state_set_aside().is_none());
+    assert_identity(&acc);
+
+    let last_line = text.trim_end().rfind('\n').unwrap() + 1;
+    // In the middle of the last domain's energy in the last zone.
+    let mid_number = text.rfind('=').unwrap() + 2;
+    let huge = text.replacen("tick 3", "tick 123456789012345678901234567890", 1);
+    let zone_line = text
+        .lines()
+        .find(|l| l.starts_with("zone package-0 "))
+        .unwrap();
+    let mut f: Vec<&str> = zone_line.split(' ').collect();
+    f[2] = "18446744073709551615";
+    let inflated = text.replacen(zone_line, &f.join(" "), 1);
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty", Vec::new(), "header"),
+        ("cut mid-line", good[..mid_number].to_vec(), "do not add up"),
+        (
+            "last domain cut",
+            good[..last_line].to_vec(),
+            "do not add up",
+        ),
+        (
+            "garbage",
+            b"\x7fELF\x02\x01\x01\0\0\xff\xfe".to_vec(),
+            "UTF-8",
+        ),
+        ("text garbage", b"garbage\n".to_vec(), "header"),
+        (
+            "wrong version",
+            text.replacen("accounting 3", "accounting 9", 1)
+                .into_bytes(),
+            "header",
+        ),
+        ("huge tick", huge.into_bytes(), "expected a number"),
+        ("huge total", inflated.into_bytes(), "do not add up"),
+        (
+            "unknown line",
+            format!("{text}tick 4 5\n").into_bytes(),
+            "unknown line",
+        ),
+    ];
+    let mut aside_before = Vec::new();
+    for (i, (what, bytes, why)) in cases.into_iter().enumerate() {
+        std::fs::write(&file, &bytes).unwrap();
+        let mut acc = Accountant::new(&SysfsRoot::new(&root), WeightPreference::CpuTime).unwrap();
+        acc.set_state_file(&file)
+            .unwrap_or_else(|e| panic!("{what}: refused: {e}"));
+        // Nothing of the damaged file was taken.
+        assert_eq!(acc.ticks(), 0, "{what}");
+        assert_eq!(acc.measured_uj("package-0"), Some(0), "{what}");
+        assert_eq!(acc.departed_uj("package-0"), Some(0), "{what}");
+        let aside = acc.state_set_aside().expect(what).clone();
+        let expected = if i == 0 {
+            format!("{}.damaged", file.display())
+        } else {
+            format!("{}.damaged.{i}", file.display())
+        };
+        assert_eq!(aside.path.display().to_string(), expected, "{what}");
+        assert!(
+            aside.reason.contains("accounting.state") && aside.reason.contains(why),
+            "{what}: {}",
+            aside.reason
+        );
+        // Set aside with its bytes unchanged, the earlier ones untouched.
+        assert_eq!(std::fs::read(&aside.path).unwrap(), bytes, "{what}");
+        for (p, b) in &aside_before {
+            assert_eq!(
+                &std::fs::read(p).unwrap(),
+                b,
+                "{what}: {}",
+                aside.path.display()
+            );
+        }
+        assert!(!file.exists(), "{what}");
+        aside_before.push((aside.path.clone(), bytes));
+        // Accounting works in the same run, and saves a good file.
+        let a = spin();
+        acc.add_domain("a", a.0.id() as i32).unwrap();
+        acc.tick().unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        sim::advance(
+            &root,
+            PowerModel { tdp_w: 85.0 },
+            1.0,
+            Duration::from_millis(30),
+        )
+        .unwrap();
+        acc.tick().unwrap();
+        assert!(
+            acc.domain_energy_uj("a", "package-0").unwrap() > 0,
+            "{what}"
+        );
+        assert_identity(&acc);
+        let mut again = Accountant::new(&SysfsRoot::new(&root), WeightPreference::CpuTime).unwrap();
+        again.set_state_file(&file).unwrap();
+        assert!(again.state_set_aside().is_none(), "{what}");
+        assert_eq!(again.ticks(), 2, "{what}");
+    }
+}
+
+#[test]
+fn a_failed_state_file_load_changes_nothing() {
+    let _serial = serial();
+    let (t, root, _state) = sim_host("acpi-cpufreq");
+    let file = t.path().join("accounting.state");
+    // Damaged after lines that parse: none of them is taken.
+    std::fs::write(
+        &file,
+        "libvirt-power-accounting 2\ntick 7\nzone package-0 5 5 0 0\nbad\n",
+    )
+    .unwrap();
+    let mut acc = Accountant::new(&SysfsRoot::new(&root), WeightPreference::CpuTime).unwrap();
+    acc.set_state_file(&file).unwrap();
+    assert_eq!(acc.ticks(), 0);
+    assert_eq!(acc.measured_uj("package-0"), Some(0));
+    // A file that cannot be read: refused with its path, and the call
+    // can be repeated once it is fixed.
+    std::fs::create_dir(&file).unwrap();
+    let e = acc.set_state_file(&file).unwrap_err().to_string();
+    assert!(e.contains("accounting.state"), "{e}");
+    std::fs::remove_dir(&file).unwrap();
+    acc.set_state_file(&file).unwrap();
+    acc.tick().unwrap();
+    assert_eq!(acc.ticks(), 1);
 }
 
 #[test]
@@ -339,4 +494,72 @@ fn an_injected_proc_gives_lifetimes_and_the_host_busy_time() {
     // A process missing from the injected /proc is gone.
     let b = spin();
     assert!(acc.add_domain("b", b.0.id() as i32).is_err());
+}
+
+/// A fake /proc holding several processes: each one's real threads (so
+/// that perf can count them) and a start time, and the host busy for
+/// `busy_ticks`.
+fn fake_procs(dir: &std::path::Path, pids: &[(i32, u64)], busy_ticks: u64) {
+    for &(pid, start_ticks) in pids {
+        fake_proc(dir, pid, start_ticks, busy_ticks);
+    }
+}
+
+#[test]
+fn an_exiting_domain_whose_threads_cannot_be_listed_stalls_no_tick() {
+    let _serial = serial();
+    let (t, root, _state) = sim_host("acpi-cpufreq");
+    let proc_dir = t.path().join("proc");
+    let (a, b) = (spin(), spin());
+    let (pa, pb) = (a.0.id() as i32, b.0.id() as i32);
+    fake_procs(&proc_dir, &[(pa, 10), (pb, 20)], 1_000);
+    let procfs = ProcfsRoot::new(&proc_dir);
+    let mut acc =
+        Accountant::with_procfs(&SysfsRoot::new(&root), &procfs, WeightPreference::CpuTime)
+            .unwrap();
+    acc.add_domain("a", pa).unwrap();
+    acc.add_domain("b", pb).unwrap();
+    acc.tick().unwrap();
+    let model = PowerModel { tdp_w: 85.0 };
+    let mut busy = 1_000;
+    let mut step = |what: &str, acc: &mut Accountant| {
+        std::thread::sleep(Duration::from_millis(100));
+        sim::advance(&root, model, 1.0, Duration::from_millis(100)).unwrap();
+        // The host's busy time grows by the interval on its one CPU.
+        busy += 10;
+        std::fs::write(
+            proc_dir.join("stat"),
+            format!("cpu  {busy} 0 0 1000 0 0 0 0 0 0\ncpu0 {busy} 0 0 1000 0 0 0 0 0 0\n"),
+        )
+        .unwrap();
+        let before = acc.domain_energy_uj("a", "package-0").unwrap();
+        let report = acc
+            .tick()
+            .unwrap_or_else(|e| panic!("{what}: the tick failed: {e}"));
+        assert!(report.conserved(), "{what}: {report:?}");
+        assert_identity(acc);
+        let after = acc.domain_energy_uj("a", "package-0").unwrap();
+        assert!(
+            after > before,
+            "{what}: domain a got nothing ({before} -> {after})"
+        );
+    };
+    step("both listed", &mut acc);
+    // b exits: its task directory is gone (ENOENT) before the driver
+    // removes the domain.
+    let b_tasks = proc_dir.join(format!("{pb}/task"));
+    std::fs::remove_dir_all(&b_tasks).unwrap();
+    step("b's task dir gone", &mut acc);
+    step("b's task dir still gone", &mut acc);
+    // b is a zombie: its task directory lists no thread.
+    std::fs::create_dir(&b_tasks).unwrap();
+    step("b a zombie", &mut acc);
+    // b's whole /proc entry is gone.
+    std::fs::remove_dir_all(proc_dir.join(pb.to_string())).unwrap();
+    step("b's /proc entry gone", &mut acc);
+    // The driver removes it at last: its energy departs.
+    acc.remove_domain("b").unwrap();
+    step("b removed", &mut acc);
+    assert_eq!(acc.domains().collect::<Vec<_>>(), ["a"]);
+    drop(b);
 }

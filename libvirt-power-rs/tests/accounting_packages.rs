@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use common::sim_host;
 use libvirt_power::SysfsRoot;
-use libvirt_power::accounting::{Accountant, IdlePolicy};
+use libvirt_power::accounting::{Accountant, IdlePolicy, Unmeasured};
 use libvirt_power::attribution::IntervalReport;
 use libvirt_power::perf::WeightKind;
 use libvirt_power::procfs::ProcfsRoot;
@@ -93,6 +93,8 @@ struct Rig {
     /// Cumulative busy ticks of CPU_P0 and CPU_P1, energy per package.
     busy_ticks: [u64; 2],
     energy_uj: [u64; 2],
+    /// `max_energy_range_uj` per package.
+    range_uj: [u64; 2],
 }
 
 fn zone_file(root: &Path, zone: &str) -> PathBuf {
@@ -106,7 +108,18 @@ fn zone_file(root: &Path, zone: &str) -> PathBuf {
 
 impl Rig {
     fn new() -> Rig {
+        Rig::with_tree(|_| {}, false)
+    }
+
+    /// A rig whose tree `setup` changes before the accountant reads it,
+    /// keeping its state in [`Rig::state_file`] if `state`.
+    fn with_tree(setup: impl FnOnce(&Path), state: bool) -> Rig {
         let (t, root, _state) = sim_host("two-socket");
+        setup(&root);
+        let range_uj = [0, 1].map(|p| {
+            let f = zone_file(&root, &format!("package-{p}")).with_file_name("max_energy_range_uj");
+            std::fs::read_to_string(f).unwrap().trim().parse().unwrap()
+        });
         let proc_dir = t.path().join("proc");
         std::fs::create_dir_all(&proc_dir).unwrap();
         let script = Arc::new(Mutex::new(Script::default()));
@@ -130,18 +143,28 @@ impl Rig {
             },
             busy_ticks: [0, 0],
             energy_uj: [0, 0],
+            range_uj,
         };
         rig.write_energy();
+        if state {
+            let file = rig.state_file();
+            rig.acc.set_state_file(&file).unwrap();
+        }
         // The zones' baseline.
         rig.acc.tick().unwrap();
         rig
+    }
+
+    fn state_file(&self) -> PathBuf {
+        self.root.parent().unwrap().join("acct.state")
     }
 
     fn write_energy(&self) {
         for p in 0..2 {
             std::fs::write(
                 zone_file(&self.root, &format!("package-{p}")),
-                self.energy_uj[p].to_string(),
+                // The counter wraps as the kernel's: 0..=range.
+                (self.energy_uj[p] % (self.range_uj[p] + 1)).to_string(),
             )
             .unwrap();
         }
@@ -151,25 +174,31 @@ impl Rig {
     /// power IDLE_W + DYN_W * u; the host's cycles grow by 1e9 * u per
     /// package, each domain's by its `cycles` per package.
     fn second(&mut self, u: [f64; 2], domains: &[(i32, [u64; 2])]) -> IntervalReport {
+        self.seconds(1, u, domains)
+    }
+
+    /// [`second`](Self::second) for `secs` seconds in one interval.
+    fn seconds(&mut self, secs: u64, u: [f64; 2], domains: &[(i32, [u64; 2])]) -> IntervalReport {
         for (p, u) in u.iter().enumerate() {
-            self.busy_ticks[p] += (u * 100.0).round() as u64;
-            self.energy_uj[p] += ((IDLE_W + DYN_W * u) * 1e6).round() as u64;
+            self.busy_ticks[p] += (u * 100.0).round() as u64 * secs;
+            self.energy_uj[p] += ((IDLE_W + DYN_W * u) * 1e6).round() as u64 * secs;
         }
         write_stat(&self.proc_dir, self.busy_ticks);
         self.write_energy();
         {
             let mut s = self.script.lock().unwrap();
             for (p, u) in (0u32..).zip(u) {
-                *s.host.entry(Some(p)).or_default() += (1e9 * u) as u64;
+                *s.host.entry(Some(p)).or_default() += (1e9 * u) as u64 * secs;
             }
             for &(pid, cycles) in domains {
                 let d = s.domains.entry(pid).or_default();
                 for (p, c) in (0u32..).zip(cycles) {
-                    *d.entry(Some(p)).or_default() += c;
+                    *d.entry(Some(p)).or_default() += c * secs;
                 }
             }
         }
-        self.now_ns.fetch_add(1_000_000_000, Ordering::SeqCst);
+        self.now_ns
+            .fetch_add(secs * 1_000_000_000, Ordering::SeqCst);
         let r = self.acc.tick().unwrap();
         assert!(r.conserved(), "{r:?}");
         r
@@ -336,7 +365,7 @@ fn the_state_file_keeps_host_and_idle_apart() {
     saver.set_state_file(&file).unwrap();
     saver.tick().unwrap();
     let text = std::fs::read_to_string(&file).unwrap();
-    assert!(text.starts_with("libvirt-power-accounting 2\n"), "{text}");
+    assert!(text.starts_with("libvirt-power-accounting 3\n"), "{text}");
     // A version-1 file (no idle column) still loads.
     std::fs::write(
         &file,
@@ -354,4 +383,182 @@ fn the_state_file_keeps_host_and_idle_apart() {
     assert_eq!(old.idle_uj("package-0"), Some(0));
     assert_eq!(old.host_uj("package-0"), Some(40));
     assert_eq!(old.departed_uj("package-0"), Some(60));
+}
+
+/// Sets `max_energy_range_uj` of package 0's zone.
+fn package_0_range(root: &Path, range_uj: u64) {
+    let f = zone_file(root, "package-0").with_file_name("max_energy_range_uj");
+    std::fs::write(f, range_uj.to_string()).unwrap();
+}
+
+#[test]
+fn the_longest_interval_is_set_by_the_fastest_wrap() {
+    // The two-socket preset: package zones rated 150 W (long_term
+    // max_power_uw), so 300 W at most, and so their core and uncore; dram
+    // and psys have no max_power_uw: 1 kW. Every range is Intel's
+    // 262143328850 uJ.
+    let rig = Rig::new();
+    let wrap = |zone: &str| rig.acc.zone_wrap(zone).unwrap();
+    let intel = 262_143_328_851u128 * 1_000_000_000;
+    for zone in [
+        "package-0",
+        "package-1",
+        "package-0/core",
+        "package-1/uncore",
+    ] {
+        assert_eq!(wrap(zone).peak_uw, 300_000_000, "{zone}");
+        assert!(wrap(zone).from_constraints, "{zone}");
+        assert_eq!(
+            u128::from(wrap(zone).wrap_ns),
+            intel / 300_000_000,
+            "{zone}"
+        );
+    }
+    for zone in ["package-0/dram", "psys"] {
+        assert_eq!(wrap(zone).peak_uw, 1_000_000_000, "{zone}");
+        assert!(!wrap(zone).from_constraints, "{zone}");
+    }
+    let bound = rig.acc.max_interval().unwrap();
+    assert_eq!(bound.zone, "package-0/dram");
+    assert_eq!(bound.wrap.wrap_ns, 262_143_328_851);
+    assert_eq!(bound.max_interval_ms, 131_071);
+    assert_eq!(rig.acc.zone_wrap("gpu"), None);
+
+    // AMD: 65.5 kJ and no max_power_uw at all; a package at 280 W wraps in
+    // under 4 minutes. The fallback's 1 kW bounds the interval at 32 s.
+    let rig = Rig::with_tree(
+        |root| {
+            package_0_range(root, 65_532_610_987);
+            let dir = zone_file(root, "package-0").with_file_name("");
+            for k in 0..2 {
+                std::fs::remove_file(dir.join(format!("constraint_{k}_max_power_uw"))).ok();
+            }
+        },
+        false,
+    );
+    let w = rig.acc.zone_wrap("package-0").unwrap();
+    assert_eq!((w.peak_uw, w.from_constraints), (1_000_000_000, false));
+    assert_eq!(w.wrap_ns, 65_532_610_988);
+    // Its core has nothing of its own either: the fallback too.
+    assert!(
+        !rig.acc
+            .zone_wrap("package-0/core")
+            .unwrap()
+            .from_constraints
+    );
+    let bound = rig.acc.max_interval().unwrap();
+    assert_eq!(
+        (bound.zone.as_str(), bound.max_interval_ms),
+        ("package-0", 32_766)
+    );
+    assert!(bound.max_interval_ms < 65_532_610_987 / 280_000_000 * 1000);
+}
+
+#[test]
+fn an_interval_longer_than_a_wrap_is_unmeasured_not_undercounted() {
+    // Package 0 wraps at 1 kJ: at 300 W in 3.3 s.
+    let mut rig = Rig::with_tree(|root| package_0_range(root, 999_999_999), true);
+    let file = rig.state_file();
+    let wrap_ns = rig.acc.zone_wrap("package-0").unwrap().wrap_ns;
+    assert_eq!(wrap_ns, 3_333_333_333);
+    assert_eq!(rig.acc.max_interval().unwrap().max_interval_ms, 1_666);
+    rig.acc.add_domain("vm", 1).unwrap();
+    let vm = [(1, [500_000_000, 500_000_000])];
+    // Ten seconds at 120 W: the counter wraps once in some intervals,
+    // which is told apart.
+    for _ in 0..10 {
+        rig.second([1.0, 1.0], &vm);
+    }
+    let measured = |rig: &Rig, p: &str| rig.acc.measured_uj(p).unwrap();
+    assert_eq!(measured(&rig, "package-0"), 1_200_000_000);
+    assert_eq!(measured(&rig, "package-1"), 1_200_000_000);
+    let vm0 = rig.acc.domain_energy_uj("vm", "package-0").unwrap();
+    let vm1 = rig.acc.domain_energy_uj("vm", "package-1").unwrap();
+    assert_eq!(rig.acc.unmeasured("package-0"), Some(Unmeasured::default()));
+
+    // The daemon stalls for 20 s: 2.4 kJ, two wraps and more of package
+    // 0. Its count is ambiguous: not measured, and counted as such; the
+    // single-wrap guess would have added 400 J. Package 1 (its wrap 873 s)
+    // is measured as usual.
+    let r = rig.seconds(20, [1.0, 1.0], &vm);
+    assert_eq!(r.zone("package-0").unwrap().measured_uj, 0);
+    assert_eq!(measured(&rig, "package-0"), 1_200_000_000);
+    assert_eq!(measured(&rig, "package-1"), 1_200_000_000 + 2_400_000_000);
+    let lost = Unmeasured {
+        intervals: 1,
+        ns: 20_000_000_000,
+    };
+    assert_eq!(rig.acc.unmeasured("package-0"), Some(lost));
+    assert_eq!(rig.acc.unmeasured("package-1"), Some(Unmeasured::default()));
+    // The domain's weight in the interval took nothing of package 0.
+    assert_eq!(rig.acc.domain_energy_uj("vm", "package-0"), Some(vm0));
+    assert!(rig.acc.domain_energy_uj("vm", "package-1").unwrap() > vm1);
+    assert_identity(&rig.acc);
+
+    // Measured again from the next interval on.
+    rig.second([1.0, 1.0], &vm);
+    assert_eq!(measured(&rig, "package-0"), 1_320_000_000);
+    assert!(rig.acc.domain_energy_uj("vm", "package-0").unwrap() > vm0);
+
+    // Just within the wrap: measured (the counter wraps once in it).
+    rig.seconds(3, [1.0, 1.0], &vm);
+    assert_eq!(measured(&rig, "package-0"), 1_680_000_000);
+    assert_eq!(rig.acc.unmeasured("package-0"), Some(lost));
+
+    // The clock steps back: the interval's length is unknown, so every
+    // zone that wraps is unmeasured for it (no time added); nothing panics
+    // or goes backwards.
+    let before: Vec<u64> = ["package-0", "package-1"]
+        .map(|p| measured(&rig, p))
+        .to_vec();
+    rig.now_ns.fetch_sub(10_000_000_000, Ordering::SeqCst);
+    let r = rig.second([1.0, 1.0], &vm);
+    assert!(r.zones.iter().all(|z| z.measured_uj == 0), "{r:?}");
+    assert_eq!(
+        ["package-0", "package-1"]
+            .map(|p| measured(&rig, p))
+            .to_vec(),
+        before
+    );
+    let lost2 = Unmeasured {
+        intervals: 2,
+        ns: 20_000_000_000,
+    };
+    assert_eq!(rig.acc.unmeasured("package-0"), Some(lost2));
+    assert_eq!(
+        rig.acc.unmeasured("package-1"),
+        Some(Unmeasured {
+            intervals: 1,
+            ns: 0
+        })
+    );
+    rig.second([1.0, 1.0], &vm);
+    assert_eq!(measured(&rig, "package-0"), before[0] + 120_000_000);
+    assert_identity(&rig.acc);
+
+    // The unmeasured time is kept across a restart.
+    let mut next = Accountant::with_source(
+        &SysfsRoot::new(&rig.root),
+        &ProcfsRoot::new(&rig.proc_dir),
+        Box::new(FakeCycles(rig.script.clone())),
+    )
+    .unwrap();
+    next.set_state_file(&file).unwrap();
+    assert_eq!(next.unmeasured("package-0"), Some(lost2));
+    assert_eq!(next.measured_uj("package-0"), Some(before[0] + 120_000_000));
+}
+
+/// measured = domains + departed + host + idle, every zone, to the µJ.
+fn assert_identity(acc: &Accountant) {
+    for zone in acc.zones() {
+        let domains: u64 = acc
+            .domains()
+            .map(|d| acc.domain_energy_uj(d, zone).unwrap())
+            .sum();
+        let sum = domains
+            + acc.departed_uj(zone).unwrap()
+            + acc.host_uj(zone).unwrap()
+            + acc.idle_uj(zone).unwrap();
+        assert_eq!(sum, acc.measured_uj(zone).unwrap(), "{zone}");
+    }
 }

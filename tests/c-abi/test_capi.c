@@ -417,6 +417,70 @@ int main(int argc, char **argv)
         waitpid(idle, NULL, 0);
     }
 
+    /* The accounting interval's bound, unmeasured time, and a damaged
+     * state file set aside (its bytes unchanged) with accounting started
+     * afresh in the same call. */
+    {
+        static const char damaged[] = "libvirt-power-accounting 3\ntick 5\nzone package-0 x\n";
+        lvp_accountant *acc = NULL;
+        char sfile[1024], expected[1100], aside[1100], why[1024], zname[64], back[256];
+        size_t an = 99, wn = 99, zi = 0, zn = 0, bn = 0;
+        uint64_t ms = 0, peak = 0, ivals = 1, lost_ms = 1, ticks = 1;
+        int32_t pkg = 0;
+        FILE *f;
+        snprintf(sfile, sizeof(sfile), "%s/acct.state", state);
+        snprintf(expected, sizeof(expected), "%s.damaged", sfile);
+        f = fopen(sfile, "w");
+        CHECK(f != NULL, "cannot write %s", sfile);
+        if (f) {
+            fputs(damaged, f);
+            fclose(f);
+        }
+        CHECK(lvp_accountant_new(host, LVP_WEIGHT_CPU_TIME, &acc) == LVP_RESULT_OK, "%s", last_error());
+        CHECK(lvp_accountant_state_set_aside(acc, aside, sizeof(aside), &an) == LVP_RESULT_OK && an == 0 &&
+              aside[0] == '\0', "nothing set aside yet: %zu", an);
+        CHECK(lvp_accountant_state_set_aside_reason(acc, NULL, 0, &wn) == LVP_RESULT_OK && wn == 0, "no reason");
+        CHECK(lvp_accountant_set_state_file(acc, sfile) == LVP_RESULT_OK, "%s", last_error());
+        CHECK(lvp_accountant_state_set_aside(acc, NULL, 0, &an) == LVP_RESULT_BUFFER_TOO_SMALL &&
+              an == strlen(expected), "length %zu", an);
+        CHECK(lvp_accountant_state_set_aside(acc, aside, sizeof(aside), &an) == LVP_RESULT_OK &&
+              strcmp(aside, expected) == 0, "set aside as '%s'", aside);
+        CHECK(lvp_accountant_state_set_aside_reason(acc, why, sizeof(why), &wn) == LVP_RESULT_OK &&
+              strstr(why, "acct.state") != NULL && strstr(why, "unknown line") != NULL, "reason '%s'", why);
+        CHECK(lvp_accountant_state_set_aside(acc, aside, sizeof(aside), NULL) == LVP_RESULT_NULL_PARAMETER,
+              "NULL out_len");
+        f = fopen(expected, "r");
+        CHECK(f != NULL, "no %s", expected);
+        if (f) {
+            bn = fread(back, 1, sizeof(back) - 1, f);
+            back[bn] = '\0';
+            fclose(f);
+            CHECK(strcmp(back, damaged) == 0, "set-aside bytes changed: '%s'", back);
+        }
+        CHECK(access(sfile, F_OK) != 0, "the damaged file is still there");
+        CHECK(lvp_accountant_ticks(acc, &ticks) == LVP_RESULT_OK && ticks == 0, "ticks %" PRIu64, ticks);
+        CHECK(lvp_accountant_tick(acc) == LVP_RESULT_OK, "%s", last_error());
+        CHECK(access(sfile, F_OK) == 0, "no fresh state file");
+
+        /* The fastest wrap: dram or psys, no max_power_uw, so 1 kW; 262 kJ
+         * wraps in 262 s, half of it is the bound. */
+        CHECK(lvp_accountant_max_interval_ms(acc, &ms) == LVP_RESULT_OK && ms == 131071, "max interval %" PRIu64,
+              ms);
+        CHECK(lvp_accountant_max_interval_ms(acc, NULL) == LVP_RESULT_NULL_PARAMETER, "NULL out_ms");
+        CHECK(lvp_accountant_max_interval_zone(acc, &zi, &peak) == LVP_RESULT_OK && peak == 1000000000 &&
+              lvp_accountant_zone(acc, zi, zname, sizeof(zname), &zn, &pkg) == LVP_RESULT_OK &&
+              (strcmp(zname, "package-0/dram") == 0 || strcmp(zname, "psys") == 0),
+              "zone %zu '%s' peak %" PRIu64, zi, zname, peak);
+        CHECK(lvp_accountant_max_interval_zone(acc, &zi, NULL) == LVP_RESULT_OK, "%s", last_error());
+        CHECK(lvp_accountant_max_interval_zone(acc, NULL, &peak) == LVP_RESULT_NULL_PARAMETER, "NULL out_index");
+        CHECK(lvp_accountant_zone_unmeasured(acc, "package-0", &ivals, &lost_ms) == LVP_RESULT_OK && ivals == 0 &&
+              lost_ms == 0, "unmeasured %" PRIu64 " %" PRIu64, ivals, lost_ms);
+        CHECK(lvp_accountant_zone_unmeasured(acc, "gpu", &ivals, &lost_ms) == LVP_RESULT_INVALID_ARGUMENT, "gpu");
+        CHECK(lvp_accountant_zone_unmeasured(acc, "package-0", NULL, &lost_ms) == LVP_RESULT_NULL_PARAMETER,
+              "NULL out_intervals");
+        lvp_accountant_free(acc);
+    }
+
     /* A knob class outside lvp_knob is refused, naming the value and the
      * accepted ones, and restores nothing (the turbo restore below still
      * finds its change). */

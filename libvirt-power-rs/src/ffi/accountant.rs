@@ -6,7 +6,7 @@ use std::ffi::c_char;
 use std::path::Path;
 use std::sync::Mutex;
 
-use crate::accounting::{Accountant, IdlePolicy};
+use crate::accounting::{Accountant, IdlePolicy, SetAside};
 use crate::error::{Error, shorten};
 use crate::perf::{WeightKind, WeightPreference};
 
@@ -386,6 +386,12 @@ pub unsafe extern "C" fn lvp_accountant_info(
 /// process under the same id starts from 0. Call before the first domain
 /// and tick.
 ///
+/// A damaged file (not the format, a bad number, totals that do not add
+/// up) is set aside and accounting starts afresh: the call succeeds, and
+/// [`lvp_accountant_state_set_aside`] says where the file went. A failed
+/// call (the file unreadable, or it cannot be set aside) changes nothing
+/// and can be repeated.
+///
 /// # Safety
 /// `acc` is live; `path` NUL-terminated.
 #[unsafe(no_mangle)]
@@ -583,5 +589,173 @@ pub unsafe extern "C" fn lvp_accountant_set_domain_vcpus(
             return Err(no_domain(id));
         }
         a.set_domain_vcpus(id, vcpus).map_err(lib_err)
+    })
+}
+
+/// The longest accounting interval that keeps every zone's energy count
+/// unambiguous, ms (at least 1): half the time the fastest-wrapping zone's
+/// `energy_uj` takes to wrap at the highest power it can draw (twice the
+/// largest `constraint_K_max_power_uw` of the zone, of its package for
+/// `core` and `uncore`, else twice 500 W). An interval up to this long
+/// stays safe when a tick comes an interval late. `UINT64_MAX` if no zone
+/// wraps. Fixed for the accountant's life; see
+/// [`lvp_accountant_max_interval_zone`] for the zone.
+///
+/// # Safety
+/// `acc` is live; `out_ms` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_max_interval_ms(
+    acc: *const lvp_accountant,
+    out_ms: *mut u64,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { try_ref_from_ptr(acc) }?;
+        if out_ms.is_null() {
+            return Err(null("out_ms"));
+        }
+        let bound = acc.lock().unwrap_or_else(|p| p.into_inner()).max_interval();
+        // SAFETY: out_ms is non-NULL and valid.
+        unsafe { *out_ms = bound.map_or(u64::MAX, |b| b.max_interval_ms) };
+        Ok(())
+    })
+}
+
+/// The zone that sets [`lvp_accountant_max_interval_ms`]: its index for
+/// [`lvp_accountant_zone`] into `out_index`, and the power its wrap time
+/// assumes into `out_peak_uw` (may be NULL). `SIZE_MAX` (and 0) if no
+/// zone wraps.
+///
+/// # Safety
+/// `acc` is live; `out_index` valid; `out_peak_uw` NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_max_interval_zone(
+    acc: *const lvp_accountant,
+    out_index: *mut usize,
+    out_peak_uw: *mut u64,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { try_ref_from_ptr(acc) }?;
+        if out_index.is_null() {
+            return Err(null("out_index"));
+        }
+        let a = acc.lock().unwrap_or_else(|p| p.into_inner());
+        let (index, peak_uw) = match a.max_interval() {
+            Some(b) => (
+                a.zones().position(|z| z == b.zone).unwrap_or(usize::MAX),
+                b.wrap.peak_uw,
+            ),
+            None => (usize::MAX, 0),
+        };
+        // SAFETY: out_index is non-NULL and valid; out_peak_uw is checked.
+        unsafe {
+            *out_index = index;
+            if !out_peak_uw.is_null() {
+                *out_peak_uw = peak_uw;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Time `zone`'s energy was not measured since the first tick (carried
+/// across restarts with a state file): the intervals longer than the
+/// zone's fastest wrap (its count then ambiguous: the interval's energy is
+/// left out of every total rather than guessed) or of unknown length, how
+/// many (`out_intervals`) and how long (`out_ms`).
+///
+/// # Safety
+/// `acc` is live; `zone` NUL-terminated; out pointers valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_zone_unmeasured(
+    acc: *const lvp_accountant,
+    zone: *const c_char,
+    out_intervals: *mut u64,
+    out_ms: *mut u64,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { try_ref_from_ptr(acc) }?;
+        // SAFETY: forwarded contract.
+        let zone = unsafe { str_arg(zone, "zone") }?;
+        if out_intervals.is_null() || out_ms.is_null() {
+            return Err(null("out pointer"));
+        }
+        let a = acc.lock().unwrap_or_else(|p| p.into_inner());
+        check_zone(&a, zone)?;
+        let u = a.unmeasured(zone).unwrap_or_default();
+        // SAFETY: both non-NULL and valid.
+        unsafe {
+            *out_intervals = u.intervals;
+            *out_ms = u.ns / 1_000_000;
+        }
+        Ok(())
+    })
+}
+
+/// Where [`lvp_accountant_set_state_file`] set a damaged state file aside
+/// (`<file>.damaged`, or `<file>.damaged.N`, never over an earlier one),
+/// into `buf` (`len` bytes, NUL-terminated; `out_len` gets the path's
+/// length): empty if it did not. Accounting then started afresh; log this
+/// once, with [`lvp_accountant_state_set_aside_reason`].
+///
+/// # Safety
+/// `acc` is live; `buf` NULL or valid for `len` bytes; `out_len` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_state_set_aside(
+    acc: *const lvp_accountant,
+    buf: *mut c_char,
+    len: usize,
+    out_len: *mut usize,
+) -> lvp_result {
+    // SAFETY: forwarded contract.
+    unsafe {
+        set_aside_text(acc, buf, len, out_len, |s| {
+            s.path.to_string_lossy().into_owned()
+        })
+    }
+}
+
+/// Why [`lvp_accountant_set_state_file`] set the state file aside (the
+/// parse error, naming the file and the bad line), into `buf` as
+/// [`lvp_accountant_state_set_aside`] does: empty if it did not.
+///
+/// # Safety
+/// `acc` is live; `buf` NULL or valid for `len` bytes; `out_len` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lvp_accountant_state_set_aside_reason(
+    acc: *const lvp_accountant,
+    buf: *mut c_char,
+    len: usize,
+    out_len: *mut usize,
+) -> lvp_result {
+    // SAFETY: forwarded contract.
+    unsafe { set_aside_text(acc, buf, len, out_len, |s| s.reason.clone()) }
+}
+
+/// Copies one text about the set-aside state file (`get`; empty if none)
+/// into a caller buffer: the body of the two getters.
+///
+/// # Safety
+/// `acc` is live; `buf` NULL or valid for `len` bytes; `out_len` valid.
+unsafe fn set_aside_text(
+    acc: *const lvp_accountant,
+    buf: *mut c_char,
+    len: usize,
+    out_len: *mut usize,
+    get: fn(&SetAside) -> String,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let acc = unsafe { try_ref_from_ptr(acc) }?;
+        let text = acc
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .state_set_aside()
+            .map(get)
+            .unwrap_or_default();
+        // SAFETY: forwarded contract.
+        unsafe { copy_out(&text, buf, len, out_len) }
     })
 }

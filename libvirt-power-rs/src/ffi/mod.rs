@@ -61,10 +61,12 @@ mod accountant;
 pub use accountant::{
     lvp_accountant, lvp_accountant_add_domain, lvp_accountant_domain_energy,
     lvp_accountant_domain_idle_energy, lvp_accountant_domain_weight, lvp_accountant_free,
-    lvp_accountant_info, lvp_accountant_new, lvp_accountant_remove_domain,
-    lvp_accountant_set_domain_vcpus, lvp_accountant_set_idle_policy, lvp_accountant_set_state_file,
-    lvp_accountant_tick, lvp_accountant_ticks, lvp_accountant_zone, lvp_accountant_zone_count,
-    lvp_accountant_zone_energy, lvp_accountant_zone_idle_power, lvp_idle_policy, lvp_weight,
+    lvp_accountant_info, lvp_accountant_max_interval_ms, lvp_accountant_max_interval_zone,
+    lvp_accountant_new, lvp_accountant_remove_domain, lvp_accountant_set_domain_vcpus,
+    lvp_accountant_set_idle_policy, lvp_accountant_set_state_file, lvp_accountant_state_set_aside,
+    lvp_accountant_state_set_aside_reason, lvp_accountant_tick, lvp_accountant_ticks,
+    lvp_accountant_zone, lvp_accountant_zone_count, lvp_accountant_zone_energy,
+    lvp_accountant_zone_idle_power, lvp_accountant_zone_unmeasured, lvp_idle_policy, lvp_weight,
 };
 pub use energy_meter::{
     lvp_energy_meter, lvp_energy_meter_free, lvp_energy_meter_new, lvp_energy_meter_read,

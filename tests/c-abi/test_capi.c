@@ -239,6 +239,12 @@ int main(int argc, char **argv)
     CHECK(lvp_report_text(report, buf, sizeof(buf), &n) == LVP_RESULT_OK &&
           strstr(buf, "policy3/scaling_governor: schedutil -> performance") != NULL, "%s", buf);
     CHECK(lvp_report_counts(report, NULL, &clamped, &unchanged) == LVP_RESULT_NULL_PARAMETER, "NULL count");
+    /* A CPU list selects no "all": nothing skipped; the text's length
+     * comes with a NULL buffer. */
+    CHECK(lvp_report_cpus_skipped(report, buf, sizeof(buf), &n) == LVP_RESULT_OK && n == 0 && buf[0] == '\0',
+          "skipped '%s'", buf);
+    CHECK(lvp_report_notes(report, buf, sizeof(buf), &n) == LVP_RESULT_OK, "notes: %s", last_error());
+    CHECK(lvp_report_text(report, NULL, 0, &n) == LVP_RESULT_BUFFER_TOO_SMALL && n > 0, "text length %zu", n);
     lvp_report_free(report);
     report = NULL;
     CHECK(strcmp(read_file(root, "devices/system/cpu/cpufreq/policy2/scaling_governor"), "performance") == 0,

@@ -143,20 +143,32 @@ virHostPowerFinish(lvp_result rc,
                    lvp_report *report,
                    const char *action)
 {
-    size_t textlen = 4096;
     g_autofree char *text = NULL;
+    g_autofree char *skipped = NULL;
     size_t len = 0;
 
     if (rc != LVP_RESULT_OK) {
         virHostPowerReportError(rc, action);
         return -1;
     }
+    if (!report)
+        return 0;
 
-    text = g_new0(char, textlen);
-    if (report &&
-        lvp_report_text(report, text, textlen, &len) == LVP_RESULT_OK &&
-        text[0])
-        VIR_INFO("%s", text);
+    /* Every change, one line per file: kilobytes on a large host. */
+    if (lvp_report_text(report, NULL, 0, &len) == LVP_RESULT_BUFFER_TOO_SMALL) {
+        text = g_new0(char, len + 1);
+        if (lvp_report_text(report, text, len + 1, &len) == LVP_RESULT_OK && text[0])
+            VIR_INFO("%s", text);
+    }
+    /* CPUs an "all" change left out must not go unnoticed. */
+    len = 0;
+    if (lvp_report_cpus_skipped(report, NULL, 0, &len) == LVP_RESULT_BUFFER_TOO_SMALL) {
+        skipped = g_new0(char, len + 1);
+        if (lvp_report_cpus_skipped(report, skipped, len + 1, &len) == LVP_RESULT_OK &&
+            skipped[0])
+            VIR_WARN("a change for all CPUs left CPUs %s as they are (offline, or without a cpufreq policy)",
+                     skipped);
+    }
     return 0;
 }
 
@@ -855,6 +867,7 @@ virHostPowerAccountingNew(const char *sysfsRoot,
 {
     g_autoptr(virHostPowerAccounting) acct = NULL;
     g_autoptr(lvp_host) host = NULL;
+    uint64_t maxMS = 0;
     lvp_result rc;
     size_t i;
 
@@ -886,6 +899,27 @@ virHostPowerAccountingNew(const char *sysfsRoot,
         return NULL;
     }
 
+    /* An interval longer than the fastest zone's wrap time would leave
+     * energy unmeasured every interval: clamp it, and say why. */
+    if (lvp_accountant_max_interval_ms(acct->acc, &maxMS) == LVP_RESULT_OK &&
+        maxMS < acct->intervalMS) {
+        char name[256] = "";
+        size_t index = SIZE_MAX;
+        size_t len = 0;
+        uint64_t peakUW = 0;
+        int32_t package = -1;
+
+        if (lvp_accountant_max_interval_zone(acct->acc, &index, &peakUW) != LVP_RESULT_OK ||
+            lvp_accountant_zone(acct->acc, index, name, sizeof(name),
+                                &len, &package) != LVP_RESULT_OK)
+            name[0] = '\0';
+        VIR_WARN("energy accounting interval %u ms is longer than the counters allow: zone '%s' wraps in %llu ms at %llu W; using %llu ms",
+                 acct->intervalMS, name, (unsigned long long) maxMS * 2,
+                 (unsigned long long) peakUW / 1000000,
+                 (unsigned long long) MAX(maxMS, VIR_HOST_POWER_ACCOUNTING_INTERVAL_MIN));
+        acct->intervalMS = MAX(maxMS, VIR_HOST_POWER_ACCOUNTING_INTERVAL_MIN);
+    }
+
     if ((rc = lvp_accountant_set_idle_policy(acct->acc,
                                              idlePolicy == VIR_HOST_POWER_IDLE_VCPUS ?
                                              LVP_IDLE_VCPUS : LVP_IDLE_APART)) != LVP_RESULT_OK) {
@@ -915,20 +949,30 @@ virHostPowerAccountingNew(const char *sysfsRoot,
         acct->packages[i] = package;
     }
 
-    if (stateFile &&
-        (rc = lvp_accountant_set_state_file(acct->acc, stateFile)) != LVP_RESULT_OK) {
-        /* A damaged file must not stop accounting: start afresh. */
-        char msg[1024] = "";
+    if (stateFile) {
         size_t len = 0;
 
-        ignore_value(lvp_last_error_message(msg, sizeof(msg), &len));
-        VIR_WARN("energy counters not resumed from '%s', starting from 0: %s",
-                 stateFile, msg);
-        if (unlink(stateFile) < 0 && errno != ENOENT)
-            VIR_WARN("cannot remove '%s': %s", stateFile, g_strerror(errno));
         if ((rc = lvp_accountant_set_state_file(acct->acc, stateFile)) != LVP_RESULT_OK) {
             virHostPowerReportError(rc, _("cannot keep energy counters"));
             return NULL;
+        }
+        /* A damaged file does not stop accounting: the library moved it
+         * aside and starts from 0. */
+        if (lvp_accountant_state_set_aside(acct->acc, NULL, 0, &len) == LVP_RESULT_BUFFER_TOO_SMALL &&
+            len > 0) {
+            g_autofree char *aside = g_new0(char, len + 1);
+            g_autofree char *reason = NULL;
+            size_t rlen = 0;
+
+            ignore_value(lvp_accountant_state_set_aside(acct->acc, aside, len + 1, &len));
+            if (lvp_accountant_state_set_aside_reason(acct->acc, NULL, 0, &rlen) ==
+                LVP_RESULT_BUFFER_TOO_SMALL) {
+                reason = g_new0(char, rlen + 1);
+                ignore_value(lvp_accountant_state_set_aside_reason(acct->acc, reason,
+                                                                   rlen + 1, &rlen));
+            }
+            VIR_WARN("energy counters not resumed: the state file '%s' was damaged (%s); it was moved to '%s' and the counters start from 0",
+                     stateFile, NULLSTR(reason), aside);
         }
     }
 
@@ -1115,7 +1159,10 @@ virHostPowerAccountingDomainStats(virHostPowerAccounting *acct,
  * "accounting.tick", "accounting.interval" (ms), "accounting.weight",
  * "accounting.idle_policy" and, for every zone listed in @params that is
  * accounted, "zone.<n>.accounted.measured", ".unattributed", ".departed",
- * ".idle" and ".host" (µJ), and ".idle_power" (µW, once learned). For
+ * ".idle" and ".host" (µJ), ".idle_power" (µW, once learned), and
+ * ".unmeasured_intervals" and ".unmeasured_time" (ms): the intervals, and
+ * their length, whose energy the zone's counter could not give (longer
+ * than its wrap time: a stall or suspend; or a clock step back). For
  * every zone, measured = the running domains' energy + departed + host +
  * idle, and unattributed = host + idle.
  *
@@ -1160,6 +1207,8 @@ virHostPowerAccountingNodeParams(virHostPowerAccounting *acct,
         static const char *what[] = { "measured", "unattributed", "departed", "idle", "host" };
         uint64_t uw = 0;
         bool known = false;
+        uint64_t unmeasured = 0;
+        uint64_t unmeasuredMS = 0;
         size_t k;
 
         if (p->type != VIR_TYPED_PARAM_STRING ||
@@ -1185,6 +1234,15 @@ virHostPowerAccountingNodeParams(virHostPowerAccounting *acct,
             g_autofree char *field = g_strdup_printf("zone.%u.accounted.idle_power", n);
 
             if (virTypedParamsAddULLong(params, nparams, &maxparams, field, uw) < 0)
+                return -1;
+        }
+        if (lvp_accountant_zone_unmeasured(acct->acc, zone, &unmeasured,
+                                           &unmeasuredMS) == LVP_RESULT_OK) {
+            g_autofree char *fieldN = g_strdup_printf("zone.%u.accounted.unmeasured_intervals", n);
+            g_autofree char *fieldMS = g_strdup_printf("zone.%u.accounted.unmeasured_time", n);
+
+            if (virTypedParamsAddULLong(params, nparams, &maxparams, fieldN, unmeasured) < 0 ||
+                virTypedParamsAddULLong(params, nparams, &maxparams, fieldMS, unmeasuredMS) < 0)
                 return -1;
         }
     }

@@ -448,6 +448,10 @@ const BAD_INPUTS: &[&str] = &[
     "rapl-limit --zone package-0 --window 0 => invalid time window '0 us'",
     "rapl-limit --zone package-0 --window -5ms => Invalid value '-5ms' for option --window",
     "rapl-limit --zone package-0 --window U64MAX => invalid time window '18446744073709551615 us'",
+    // units: case matters in an SI prefix (m is milli, M is mega)
+    "rapl-limit --zone package-0 --limit 15MW => Invalid unit in '15MW' ; M is mega ; 15000mW",
+    "rapl-limit --zone package-0 --window 10MS => Invalid unit in '10MS' ; M is mega",
+    "frequency --cpu 0 --max 800mhz => Invalid unit in '800mhz' ; m is milli ; 2400MHz",
 ];
 
 fn bad_args(line: &str) -> Vec<String> {

@@ -643,9 +643,11 @@ fn tour(preset: &str, dir: Option<&Path>) -> Result<(), String> {
         .iter()
         .find_map(|z| Some((z, z.constraint("long_term")?)))
     {
-        let cap = c.ceiling_uw() / 10 * 8;
+        // 80 % of its rated power (max_power_uw, the TDP), else of the
+        // register field's range.
+        let cap = c.rated_max_uw().unwrap_or(c.ceiling_uw()) / 10 * 8;
         step(&format!(
-            "cap {} at 80 % of its ceiling ({:.1} W) over 1 s",
+            "cap {} at 80 % of its rated power ({:.1} W) over 1 s",
             zone.key,
             cap as f64 / 1e6
         ));

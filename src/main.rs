@@ -684,8 +684,8 @@ fn tour(preset: &str, dir: Option<&Path>) -> Result<(), String> {
             h.set_frequency(&CpuSelection::parse("5").map_err(e)?, 2_000_000, o),
         ),
         (
-            "2 kW on package-0",
-            h.set_rapl_limit("package-0", "long_term", Some(2_000_000_000), None, o),
+            "5 kW on package-0",
+            h.set_rapl_limit("package-0", "long_term", Some(5_000_000_000), None, o),
         ),
         (
             "zone 'gpu'",

@@ -404,3 +404,93 @@ impl Journal {
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_of_every_form_parse() {
+        for (k, want) in [
+            (
+                "devices/system/cpu/cpufreq/policy12/scaling_governor",
+                Key::Path("devices/system/cpu/cpufreq/policy12/scaling_governor".into()),
+            ),
+            (
+                "devices/system/cpu/cpufreq/boost",
+                Key::Path("devices/system/cpu/cpufreq/boost".into()),
+            ),
+            (
+                "devices/system/cpu/intel_pstate/no_turbo",
+                Key::Path("devices/system/cpu/intel_pstate/no_turbo".into()),
+            ),
+            (
+                "rapl:package-0-die-1/constraint_0_power_limit_uw",
+                Key::Rapl {
+                    zone: "package-0-die-1".into(),
+                    file: "constraint_0_power_limit_uw".into(),
+                },
+            ),
+            (
+                "rapl:tpmi:package-1/dram/enabled",
+                Key::Rapl {
+                    zone: "tpmi:package-1/dram".into(),
+                    file: "enabled".into(),
+                },
+            ),
+            (
+                "class/powercap/intel-rapl:0:1/constraint_1_time_window_us",
+                Key::RaplIndex {
+                    dir: "class/powercap/intel-rapl:0:1".into(),
+                    file: "constraint_1_time_window_us".into(),
+                },
+            ),
+        ] {
+            assert_eq!(Key::parse(k), Ok(want), "{k}");
+        }
+    }
+
+    #[test]
+    fn keys_outside_the_forms_are_refused() {
+        for k in [
+            "",
+            "/sys/devices/system/cpu/cpufreq/policy0/scaling_governor",
+            "../x",
+            "devices/system/cpu/cpufreq/policy0/../../../../x",
+            "devices/system/cpu/cpufreq/policy0/..",
+            "devices/system/cpu/cpufreq/policyx/scaling_governor",
+            "devices/system/cpu/cpu0/online",
+            "devices/system/cpu/intel_pstate/../../x",
+            "class/powercap/intel-rapl:0/name",
+            "class/powercap/intel-rapl:0/../intel-rapl:1/enabled",
+            "class/powercap/../x:0/enabled",
+            "rapl:package-0/name",
+            "rapl:../package-0/enabled",
+            "rapl:package-0/../../enabled",
+            "rapl:a/b/c/enabled",
+            "rapl:/enabled",
+            "rapl:mmio:tpmi:package-0/enabled",
+            "rapl:package-0/constraint_x_power_limit_uw",
+        ] {
+            let e = Key::parse(k).unwrap_err();
+            assert!(e.contains(&format!("'{k}'")), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_bad_key_refuses_the_journal_naming_file_line_and_key() {
+        let t = crate::testutil::TempDir::new("journal-bad-key");
+        let root = Path::new("/sys");
+        let j = Journal::open(t.path(), root).unwrap();
+        fs::write(
+            j.path(),
+            "# libvirt-power original state v2\nroot\t/sys\n\
+             devices/system/cpu/cpufreq/boost\t1\n../../etc/shadow\tx\n",
+        )
+        .unwrap();
+        let e = j.load().unwrap_err().to_string();
+        assert!(e.contains("original-state"), "{e}");
+        assert!(e.contains("line 4"), "{e}");
+        assert!(e.contains("'../../etc/shadow'"), "{e}");
+    }
+}

@@ -1062,10 +1062,10 @@ fn rapl_limit_above_tdp_is_accepted_with_a_note() {
 #[test]
 fn rapl_limit_and_enable_are_all_or_nothing() {
     let (_t, root, state) = sim_host("two-socket");
-    h_disable_then_fail(&root, &state);
+    limit_window_and_switch_in_one_transaction(&root, &state);
 }
 
-fn h_disable_then_fail(root: &Path, state: &Path) {
+fn limit_window_and_switch_in_one_transaction(root: &Path, state: &Path) {
     // package-0's enabled switch cannot be written: the limit written
     // before it must be put back.
     let enabled = root.join(format!("{RAPL_DIR}/intel-rapl:0/enabled"));

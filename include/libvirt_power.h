@@ -52,6 +52,11 @@
 #define LVP_SET_WINDOW (1 << 11)
 
 /*
+ The enabled argument is given ([`lvp_host_set_rapl`]).
+ */
+#define LVP_SET_ENABLED (1 << 12)
+
+/*
  [`lvp_host_snapshot_parts`]: read the CPUs, their topology and the
  cpufreq policies.
  */
@@ -636,6 +641,28 @@ lvp_result lvp_host_set_rapl_enabled(const struct lvp_host *host,
                                      int32_t enabled,
                                      uint32_t flags,
                                      struct lvp_report **report_out);
+
+/*
+ Sets any of a RAPL constraint's power limit (`LVP_SET_POWER`), its
+ time window (`LVP_SET_WINDOW`) and zone `zone`'s enabled switch
+ (`LVP_SET_ENABLED`: `enabled` 1 or 0) in one transaction: all are
+ checked before the first write, and if a later write fails the earlier
+ ones are put back, so the zone is left as it was or as asked. At least
+ one of the three flags is given. `constraint` is a name (`long_term`)
+ or index; it is not read when only `LVP_SET_ENABLED` is given (it may
+ then be NULL).
+
+ # Safety
+ Pointers are NULL or valid; strings NUL-terminated.
+ */
+lvp_result lvp_host_set_rapl(const struct lvp_host *host,
+                             const char *zone,
+                             const char *constraint,
+                             uint64_t power_limit_uw,
+                             uint64_t time_window_us,
+                             int32_t enabled,
+                             uint32_t flags,
+                             struct lvp_report **report_out);
 
 /*
  Restores journaled originals: of the policies covering `cpus` (NULL:

@@ -662,9 +662,11 @@ fn tour(preset: &str, dir: Option<&Path>) -> Result<(), String> {
         .iter()
         .find_map(|z| Some((z, z.constraint("long_term")?)))
     {
-        let cap = c.ceiling_uw() / 10 * 8;
+        // 80 % of its rated power (max_power_uw, the TDP), else of the
+        // register field's range.
+        let cap = c.rated_max_uw().unwrap_or(c.ceiling_uw()) / 10 * 8;
         step(&format!(
-            "cap {} at 80 % of its ceiling ({:.1} W) over 1 s",
+            "cap {} at 80 % of its rated power ({:.1} W) over 1 s",
             zone.key,
             cap as f64 / 1e6
         ));
@@ -701,8 +703,8 @@ fn tour(preset: &str, dir: Option<&Path>) -> Result<(), String> {
             h.set_frequency(&CpuSelection::parse("5").map_err(e)?, 2_000_000, o),
         ),
         (
-            "2 kW on package-0",
-            h.set_rapl_limit("package-0", "long_term", Some(2_000_000_000), None, o),
+            "5 kW on package-0",
+            h.set_rapl_limit("package-0", "long_term", Some(5_000_000_000), None, o),
         ),
         (
             "zone 'gpu'",

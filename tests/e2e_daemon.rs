@@ -373,7 +373,11 @@ fn read_only_connections_refuse_every_setter_and_read_every_table() {
             .filter(|k| k.starts_with("zone.") && k.ends_with(".energy"))
             .collect()
     };
-    assert_eq!(raw_energy(&v).len(), 2, "the privileged reader sees the counters");
+    assert_eq!(
+        raw_energy(&v).len(),
+        2,
+        "the privileged reader sees the counters"
+    );
     for ro in &readers {
         let who = format!("{}{}", ro.uri, if ro.readonly { " -r" } else { "" });
         let got = tables(ro);
@@ -438,12 +442,13 @@ const BAD_INPUTS: &[&str] = &[
     "frequency --cpu 0 --frequency fast --switch-governor => Invalid value 'fast' for option --frequency",
     // an exact frequency needs the userspace governor
     "frequency --cpu 0 --frequency 1.8GHz => 'schedutil' governor ; needs 'userspace'",
-    // RAPL (package-0: long_term max_power 85 W)
+    // RAPL (package-0: long_term max_power 85 W, the TDP, which a limit may
+    // exceed; the 15-bit register field holds 1 to 4095875000 uW)
     "rapl-limit --zone package-9 --limit 50W => invalid RAPL zone 'package-9' ; package-0",
     "rapl-limit --zone Z5000 --limit 50W => invalid RAPL zone 'zzzzzzzzzzzzzzzz",
     "rapl-limit --zone package-0 --constraint medium_term --limit 50W => 'medium_term' ; long_term",
-    "rapl-limit --zone package-0 --limit 90W => '90000000 uW' ; 1 to 85000000 uW",
-    "rapl-limit --zone package-0 --limit U64MAX => '18446744073709551615 uW' ; 1 to 85000000 uW",
+    "rapl-limit --zone package-0 --limit 5000W => '5000000000 uW' ; 1 to 4095875000 uW",
+    "rapl-limit --zone package-0 --limit U64MAX => '18446744073709551615 uW' ; 1 to 4095875000 uW",
     "rapl-limit --zone package-0 --limit lots => Invalid value 'lots' for option --limit",
     "rapl-limit --zone package-0 --window 0 => invalid time window '0 us'",
     "rapl-limit --zone package-0 --window -5ms => Invalid value '-5ms' for option --window",
@@ -965,7 +970,10 @@ fn accounting_keeps_its_pace_through_wall_clock_steps() {
     let v = Virsh::new(&d.uri);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while accounting_tick(&v) < 2 {
-        assert!(std::time::Instant::now() < deadline, "accounting does not tick");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "accounting does not tick"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     // An hour back, then two hours forward: 3 s each at 200 ms is 15

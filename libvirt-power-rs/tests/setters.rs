@@ -169,6 +169,22 @@ fn every_preset_is_discovered() {
             "intel_cpufreq",
             vec!["package-0", "package-0/dram", "package-1", "package-1/dram"],
         ),
+        (
+            "xeon6",
+            16,
+            16,
+            "intel_pstate",
+            vec![
+                "package-0-die-0",
+                "package-0-die-1",
+                "package-1-die-0",
+                "package-1-die-1",
+                "tpmi:package-0",
+                "tpmi:package-0/dram",
+                "tpmi:package-1",
+                "tpmi:package-1/dram",
+            ],
+        ),
     ];
     assert_eq!(expect.len(), sim::PRESETS.len());
     for (preset, ncpu, npol, driver, zones) in expect {
@@ -674,8 +690,8 @@ fn rapl_limits_validate_against_the_zone() {
     );
     rejected(
         &root,
-        "invalid power limit '150000001 uW': 1 to 150000000 uW for package-0 long_term (its max_power_uw)",
-        || h.set_rapl_limit("package-0", "long_term", Some(150_000_001), None, OPTS),
+        "invalid power limit '4095875001 uW': 1 to 4095875000 uW for package-0 long_term (the range of its intel-rapl register field)",
+        || h.set_rapl_limit("package-0", "long_term", Some(4_095_875_001), None, OPTS),
     );
     rejected(&root, "invalid power limit '0 uW'", || {
         h.set_rapl_limit("package-0", "long_term", Some(0), None, OPTS)
@@ -685,7 +701,7 @@ fn rapl_limits_validate_against_the_zone() {
         "invalid power limit '18446744073709551615 uW'",
         || h.set_rapl_limit("package-0", "long_term", Some(u64::MAX), None, OPTS),
     );
-    rejected(&root, "the RAPL register's range", || {
+    rejected(&root, "the range of its intel-rapl register field", || {
         h.set_rapl_limit("package-0", "short_term", Some(5_000_000_000), None, OPTS)
     });
     rejected(&root, "invalid time window '0 us'", || {
@@ -990,4 +1006,361 @@ fn boost_skips_inactive_policies_through_the_kernel() {
     assert_eq!(r.changes.len(), 15, "{}", r.to_text());
     assert!(r.to_text().contains("policy3"), "{}", r.to_text());
     h2.restore(&RestoreScope::default(), OPTS).unwrap();
+}
+
+// --- Issue 11 (hardening): RAPL journal keys, limits, TPMI, restore ---
+
+const RAPL_DIR: &str = "devices/virtual/powercap/intel-rapl";
+
+fn zone_limit_uw(h: &Host, key: &str) -> u64 {
+    let zones = libvirt_power::rapl::read_zones(h.sysfs()).unwrap();
+    libvirt_power::rapl::find_zone(&zones, key)
+        .unwrap()
+        .constraint("long_term")
+        .unwrap()
+        .power_limit_uw
+}
+
+/// Renumbers two top-level zones the way a driver reload or a package
+/// going offline and back can: the zone that was `intel-rapl:a` is found
+/// at `intel-rapl:b` and the other way round (their files are swapped).
+fn swap_zone_files(root: &Path, a: u32, b: u32) {
+    let da = root.join(format!("{RAPL_DIR}/intel-rapl:{a}"));
+    let db = root.join(format!("{RAPL_DIR}/intel-rapl:{b}"));
+    for entry in fs::read_dir(&da).unwrap() {
+        let entry = entry.unwrap();
+        if !entry.file_type().unwrap().is_file() {
+            continue;
+        }
+        let name = entry.file_name();
+        let (fa, fb) = (da.join(&name), db.join(&name));
+        let (ca, cb) = (fs::read(&fa).unwrap(), fs::read(&fb).unwrap());
+        let (ma, mb) = (
+            fs::metadata(&fa).unwrap().permissions(),
+            fs::metadata(&fb).unwrap().permissions(),
+        );
+        fs::set_permissions(&fa, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(&fb, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&fa, cb).unwrap();
+        fs::write(&fb, ca).unwrap();
+        fs::set_permissions(&fa, mb).unwrap();
+        fs::set_permissions(&fb, ma).unwrap();
+    }
+}
+
+#[test]
+fn rapl_restore_follows_the_zone_name_after_renumbering() {
+    let (_t, root, state) = sim_host("two-socket");
+    // package-1's firmware limit differs from package-0's.
+    fs::write(
+        root.join(format!(
+            "{RAPL_DIR}/intel-rapl:1/constraint_0_power_limit_uw"
+        )),
+        "140000000\n",
+    )
+    .unwrap();
+    let h = host(&root, &state);
+    h.set_rapl_limit("package-1", "long_term", Some(100_000_000), None, OPTS)
+        .unwrap();
+    assert_eq!(zone_limit_uw(&h, "package-1"), 100_000_000);
+    swap_zone_files(&root, 0, 1);
+    assert_eq!(zone_limit_uw(&h, "package-1"), 100_000_000);
+    assert_eq!(zone_limit_uw(&h, "package-0"), 150_000_000);
+    h.restore(&RestoreScope::default(), OPTS).unwrap();
+    assert_eq!(
+        zone_limit_uw(&h, "package-1"),
+        140_000_000,
+        "package-1 not restored"
+    );
+    assert_eq!(
+        zone_limit_uw(&h, "package-0"),
+        150_000_000,
+        "package-0 was written"
+    );
+    assert!(h.journal().unwrap().load().unwrap().is_empty());
+}
+
+fn write_journal(state: &Path, root: &Path, lines: &[&str]) {
+    fs::create_dir_all(state).unwrap();
+    let mut text = format!(
+        "# libvirt-power original state v1\nroot\t{}\n",
+        root.display()
+    );
+    for l in lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    fs::write(state.join("original-state"), text).unwrap();
+}
+
+#[test]
+fn journal_keys_are_checked_and_nothing_is_written_outside_the_root() {
+    let (t, root, state) = sim_host("acpi-cpufreq");
+    let outside = t.path().join("outside");
+    fs::write(&outside, "precious\n").unwrap();
+    for bad in [
+        "../outside",
+        "devices/system/cpu/cpufreq/policy0/../../../../../outside",
+        "class/powercap/intel-rapl:0/../../../../outside",
+        "rapl:../outside/enabled",
+        "rapl:package-0/../../../outside",
+        "devices/system/cpu/cpu0/online",
+        "etc/passwd",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain([format!("{}", outside.display())])
+    {
+        write_journal(&state, &root, &[&format!("{bad}\tpwned")]);
+        let before = tree_hash(&root);
+        let err = match Host::new(SysfsRoot::new(&root), Some(state.clone())) {
+            Ok(h) => h
+                .restore(&RestoreScope::default(), OPTS)
+                .map(|r| format!("{r:?}"))
+                .expect_err(&format!("'{bad}' was restored")),
+            Err(e) => e,
+        };
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("'{bad}'")), "{msg}");
+        assert!(msg.contains("original-state"), "{msg}");
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "precious\n", "{bad}");
+        assert_eq!(tree_hash(&root), before, "{bad}");
+    }
+}
+
+#[test]
+fn version_1_journals_are_read_by_index_path() {
+    let (_t, root, state) = sim_host("two-socket");
+    // What the previous version recorded: a limit of the zone at index 1
+    // (package-1 here) and one of a zone that is gone since.
+    write_journal(
+        &state,
+        &root,
+        &[
+            "class/powercap/intel-rapl:1/constraint_0_power_limit_uw\t140000000",
+            "class/powercap/intel-rapl:7/enabled\t1",
+            "devices/system/cpu/cpufreq/policy0/scaling_governor\tperformance",
+        ],
+    );
+    let h = host(&root, &state);
+    let r = h.restore(&RestoreScope::default(), OPTS).unwrap();
+    assert_eq!(zone_limit_uw(&h, "package-1"), 140_000_000);
+    assert_eq!(
+        h.sysfs()
+            .read("devices/system/cpu/cpufreq/policy0/scaling_governor")
+            .unwrap(),
+        "performance"
+    );
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("class/powercap/intel-rapl:7/enabled")
+                && n.contains("kept in the journal")
+                && n.contains("no zone is at class/powercap/intel-rapl:7")),
+        "{r:?}"
+    );
+    let left = h.journal().unwrap().load().unwrap();
+    assert_eq!(
+        left.keys().collect::<Vec<_>>(),
+        ["class/powercap/intel-rapl:7/enabled"]
+    );
+}
+
+#[test]
+fn restore_keeps_the_entries_of_offline_cpus() {
+    let (_t, root, state) = sim_host("acpi-cpufreq");
+    let original = tree(&root);
+    let h = host(&root, &state);
+    h.set_governor(&cpus("all"), "performance", OPTS).unwrap();
+    // CPU 2 goes offline: its policy is inactive, its files answer EBUSY.
+    fs::write(root.join("devices/system/cpu/cpu2/online"), "0\n").unwrap();
+    sim::settle(&root).unwrap();
+    let gov = |p: u32| format!("devices/system/cpu/cpufreq/policy{p}/scaling_governor");
+    // Restoring the offline CPU alone neither fails nor writes.
+    let r = h
+        .restore(
+            &RestoreScope {
+                cpus: Some(cpus("2")),
+                ..Default::default()
+            },
+            OPTS,
+        )
+        .unwrap();
+    assert!(r.changes.is_empty(), "{r:?}");
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains(&gov(2)) && n.contains("EBUSY")),
+        "{r:?}"
+    );
+    // Restoring everything restores the others and keeps CPU 2's.
+    let r = h.restore(&RestoreScope::default(), OPTS).unwrap();
+    assert_eq!(r.changes.len(), 3, "{r:?}");
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains(&gov(2)) && n.contains("kept in the journal")),
+        "{r:?}"
+    );
+    assert_eq!(
+        h.journal()
+            .unwrap()
+            .load()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        [&gov(2)]
+    );
+    // Back online, the kept entry is restored.
+    fs::write(root.join("devices/system/cpu/cpu2/online"), "1\n").unwrap();
+    sim::settle(&root).unwrap();
+    let r = h.restore(&RestoreScope::default(), OPTS).unwrap();
+    assert_eq!(r.changes.len(), 1, "{r:?}");
+    assert!(h.journal().unwrap().load().unwrap().is_empty());
+    assert_eq!(diff(&original, &tree(&root)), Vec::<String>::new());
+}
+
+#[test]
+fn rapl_limit_above_tdp_is_accepted_with_a_note() {
+    let (_t, root, state) = sim_host("two-socket");
+    let h = host(&root, &state);
+    // max_power_uw of PL1 is the 150 W TDP; the 15-bit field holds 4095.875 W.
+    let r = h
+        .set_rapl_limit("package-0", "long_term", Some(200_000_000), None, OPTS)
+        .unwrap();
+    assert_eq!(zone_limit_uw(&h, "package-0"), 200_000_000);
+    assert!(
+        r.notes.iter().any(|n| n.contains("200000000 uW")
+            && n.contains(
+                "above its max_power_uw, the thermal design power (TDP) of 150000000 uW"
+            )),
+        "{r:?}"
+    );
+    let r = h
+        .set_rapl_limit("package-0", "long_term", Some(4_095_875_000), None, OPTS)
+        .unwrap();
+    assert_eq!(r.changes.len(), 1);
+    rejected(
+        &root,
+        "'4095875001 uW': 1 to 4095875000 uW for package-0 long_term",
+        || h.set_rapl_limit("package-0", "long_term", Some(4_095_875_001), None, OPTS),
+    );
+    // At or below the TDP: no note.
+    let r = h
+        .set_rapl_limit("package-0", "long_term", Some(100_000_000), None, OPTS)
+        .unwrap();
+    assert!(r.notes.is_empty(), "{r:?}");
+}
+
+#[test]
+fn rapl_limit_and_enable_are_all_or_nothing() {
+    let (_t, root, state) = sim_host("two-socket");
+    limit_window_and_switch_in_one_transaction(&root, &state);
+}
+
+fn limit_window_and_switch_in_one_transaction(root: &Path, state: &Path) {
+    // package-0's enabled switch cannot be written: the limit written
+    // before it must be put back.
+    let enabled = root.join(format!("{RAPL_DIR}/intel-rapl:0/enabled"));
+    fs::set_permissions(&enabled, fs::Permissions::from_mode(0o444)).unwrap();
+    let before = tree_hash(root);
+    let listing = tree(root);
+    let (r, s) = (root.to_owned(), state.to_owned());
+    let err = without_dac_override(move || {
+        host(&r, &s).set_rapl(
+            "package-0",
+            "long_term",
+            Some(90_000_000),
+            Some(500_000),
+            Some(false),
+            OPTS,
+        )
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("enabled"), "{err}");
+    assert_eq!(
+        tree_hash(root),
+        before,
+        "not rolled back: {:?}",
+        diff(&listing, &tree(root))
+    );
+    // Writable again: both land in one call, limit before switch.
+    fs::set_permissions(&enabled, fs::Permissions::from_mode(0o644)).unwrap();
+    let h = host(root, state);
+    let r = h
+        .set_rapl(
+            "package-0",
+            "long_term",
+            Some(90_000_000),
+            None,
+            Some(false),
+            OPTS,
+        )
+        .unwrap();
+    let paths: Vec<&str> = r.changes.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "class/powercap/intel-rapl:0/constraint_0_power_limit_uw",
+            "class/powercap/intel-rapl:0/enabled"
+        ]
+    );
+    assert!(r.notes.iter().any(|n| n.contains("is disabled")), "{r:?}");
+    // An invalid limit leaves the switch alone too.
+    rejected(root, "invalid power limit '0 uW'", || {
+        h.set_rapl("package-0", "long_term", Some(0), None, Some(true), OPTS)
+    });
+}
+
+#[test]
+fn tpmi_and_die_zones_are_discovered_and_set() {
+    let (_t, root, state) = sim_host("xeon6");
+    let h = host(&root, &state);
+    let zones = libvirt_power::rapl::read_zones(h.sysfs()).unwrap();
+    let by_key = |k: &str| libvirt_power::rapl::find_zone(&zones, k).unwrap();
+    assert_eq!(by_key("package-1-die-0").package, Some(1));
+    assert_eq!(by_key("package-0-die-1").package, Some(0));
+    let t1 = by_key("tpmi:package-1");
+    assert_eq!(t1.package, Some(1));
+    assert_eq!(t1.control_type, "intel-rapl-tpmi");
+    assert_eq!(by_key("tpmi:package-1/dram").package, Some(1));
+    // The TPMI field is 18 bits: 5000 W fits there, not in an MSR one.
+    let r = h
+        .set_rapl_limit(
+            "tpmi:package-1",
+            "long_term",
+            Some(5_000_000_000),
+            None,
+            OPTS,
+        )
+        .unwrap();
+    assert!(r.notes.iter().any(|n| n.contains("TDP")), "{r:?}");
+    rejected(
+        &root,
+        "1 to 4095875000 uW for package-1-die-0 long_term",
+        || {
+            h.set_rapl_limit(
+                "package-1-die-0",
+                "long_term",
+                Some(5_000_000_000),
+                None,
+                OPTS,
+            )
+        },
+    );
+    rejected(
+        &root,
+        "1 to 32767875000 uW for tpmi:package-1 long_term",
+        || {
+            h.set_rapl_limit(
+                "tpmi:package-1",
+                "long_term",
+                Some(32_767_875_001),
+                None,
+                OPTS,
+            )
+        },
+    );
+    h.restore(&RestoreScope::default(), OPTS).unwrap();
+    assert_eq!(zone_limit_uw(&h, "tpmi:package-1"), 350_000_000);
 }

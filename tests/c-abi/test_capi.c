@@ -201,7 +201,7 @@ int main(int argc, char **argv)
           zs.package == 0 && zs.enabled == 1 && zs.has_energy == 1 && zs.max_energy_range_uj == 262143328850ULL &&
           zs.constraint_count == 2, "zone0 %s", zs.key);
     CHECK(lvp_snapshot_constraint(snap, 0, 0, &con) == LVP_RESULT_OK && strcmp(con.name, "long_term") == 0 &&
-          con.power_limit_uw == 150000000ULL && con.max_power_uw == 150000000ULL && con.ceiling_uw == 150000000ULL,
+          con.power_limit_uw == 150000000ULL && con.max_power_uw == 150000000ULL && con.ceiling_uw == 4095875000ULL,
           "constraint %s", con.name);
     CHECK(lvp_snapshot_constraint(snap, 0, 5, &con) == LVP_RESULT_OUT_OF_RANGE, "constraint 5");
     lvp_snapshot_free(snap);
@@ -261,8 +261,8 @@ int main(int argc, char **argv)
           strstr(last_error(), "needs 'userspace'") != NULL, "%s", last_error());
     CHECK(lvp_host_set_frequency(host, "4", UINT64_MAX, LVP_FLAG_SWITCH_GOVERNOR, NULL) ==
           LVP_RESULT_INVALID_ARGUMENT && strstr(last_error(), "1000000 to 3500000 kHz") != NULL, "%s", last_error());
-    CHECK(lvp_host_set_rapl_limit(host, "package-0", "long_term", 200000000, 0, LVP_SET_POWER, NULL) ==
-          LVP_RESULT_INVALID_ARGUMENT && strstr(last_error(), "1 to 150000000 uW") != NULL, "%s", last_error());
+    CHECK(lvp_host_set_rapl_limit(host, "package-0", "long_term", 5000000000ULL, 0, LVP_SET_POWER, NULL) ==
+          LVP_RESULT_INVALID_ARGUMENT && strstr(last_error(), "1 to 4095875000 uW") != NULL, "%s", last_error());
     CHECK(lvp_host_set_rapl_limit(host, "gpu", "long_term", 1, 0, LVP_SET_POWER, NULL) ==
           LVP_RESULT_INVALID_ARGUMENT, "zone");
     CHECK(lvp_host_set_turbo(host, 7, 0, NULL) == LVP_RESULT_INVALID_ARGUMENT, "turbo 7");
@@ -287,6 +287,10 @@ int main(int argc, char **argv)
     CHECK(lvp_host_set_rapl_limit(host, "package-1", "long_term", 100000000, 2000000, LVP_SET_POWER | LVP_SET_WINDOW,
                                   NULL) == LVP_RESULT_OK, "%s", last_error());
     CHECK(lvp_host_set_rapl_enabled(host, "psys", 0, 0, NULL) == LVP_RESULT_OK, "%s", last_error());
+    CHECK(lvp_host_set_rapl(host, "package-1", "long_term", 90000000, 0, 2, LVP_SET_POWER | LVP_SET_ENABLED,
+                            NULL) == LVP_RESULT_INVALID_ARGUMENT, "enabled 2");
+    CHECK(lvp_host_set_rapl(host, "package-0", NULL, 0, 0, 1, LVP_SET_ENABLED, NULL) == LVP_RESULT_OK,
+          "%s", last_error());
     CHECK(strcmp(read_file(root, "class/powercap/intel-rapl:1/constraint_0_power_limit_uw"), "100000000") == 0,
           "rapl file");
 

@@ -30,6 +30,8 @@ pub const LVP_SET_MAX: u32 = 1 << 9;
 pub const LVP_SET_POWER: u32 = 1 << 10;
 /// The time window argument is given.
 pub const LVP_SET_WINDOW: u32 = 1 << 11;
+/// The enabled argument is given ([`lvp_host_set_rapl`]).
+pub const LVP_SET_ENABLED: u32 = 1 << 12;
 
 const COMMON_FLAGS: u32 = LVP_FLAG_DRY_RUN;
 const CPU_FLAGS: u32 = LVP_FLAG_DRY_RUN | LVP_FLAG_INCLUDE_SIBLINGS;
@@ -405,6 +407,67 @@ pub unsafe extern "C" fn lvp_host_set_rapl_enabled(
         }
         let r = host
             .set_rapl_enabled(zone, enabled == 1, options(flags))
+            .map_err(lib_err)?;
+        // SAFETY: forwarded contract.
+        unsafe { give_report(r, report_out) };
+        Ok(())
+    })
+}
+
+/// Sets any of a RAPL constraint's power limit (`LVP_SET_POWER`), its
+/// time window (`LVP_SET_WINDOW`) and zone `zone`'s enabled switch
+/// (`LVP_SET_ENABLED`: `enabled` 1 or 0) in one transaction: all are
+/// checked before the first write, and if a later write fails the earlier
+/// ones are put back, so the zone is left as it was or as asked. At least
+/// one of the three flags is given. `constraint` is a name (`long_term`)
+/// or index; it is not read when only `LVP_SET_ENABLED` is given (it may
+/// then be NULL).
+///
+/// # Safety
+/// Pointers are NULL or valid; strings NUL-terminated.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn lvp_host_set_rapl(
+    host: *const lvp_host,
+    zone: *const c_char,
+    constraint: *const c_char,
+    power_limit_uw: u64,
+    time_window_us: u64,
+    enabled: i32,
+    flags: u32,
+    report_out: *mut *mut lvp_report,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let host = unsafe { try_ref_from_ptr(host) }?;
+        check_flags(
+            flags,
+            COMMON_FLAGS | LVP_SET_POWER | LVP_SET_WINDOW | LVP_SET_ENABLED,
+        )?;
+        // SAFETY: forwarded contract.
+        let zone = unsafe { str_arg(zone, "zone") }?;
+        let p = (flags & LVP_SET_POWER != 0).then_some(power_limit_uw);
+        let w = (flags & LVP_SET_WINDOW != 0).then_some(time_window_us);
+        let constraint = if p.is_some() || w.is_some() {
+            // SAFETY: forwarded contract.
+            unsafe { str_arg(constraint, "constraint") }?
+        } else {
+            ""
+        };
+        let on = if flags & LVP_SET_ENABLED != 0 {
+            if enabled != 0 && enabled != 1 {
+                return Err(lib_err(Error::invalid(
+                    "zone enable setting",
+                    enabled.to_string(),
+                    "0 or 1",
+                )));
+            }
+            Some(enabled == 1)
+        } else {
+            None
+        };
+        let r = host
+            .set_rapl(zone, constraint, p, w, on, options(flags))
             .map_err(lib_err)?;
         // SAFETY: forwarded contract.
         unsafe { give_report(r, report_out) };

@@ -72,10 +72,10 @@ pub use energy_meter::{
     lvp_energy_meter, lvp_energy_meter_free, lvp_energy_meter_new, lvp_energy_meter_read,
 };
 pub use host::{
-    LVP_FLAG_DRY_RUN, LVP_FLAG_INCLUDE_SIBLINGS, LVP_FLAG_SWITCH_GOVERNOR, LVP_SET_MAX,
-    LVP_SET_MIN, LVP_SET_POWER, LVP_SET_WINDOW, lvp_host, lvp_host_free, lvp_host_new,
+    LVP_FLAG_DRY_RUN, LVP_FLAG_INCLUDE_SIBLINGS, LVP_FLAG_SWITCH_GOVERNOR, LVP_SET_ENABLED,
+    LVP_SET_MAX, LVP_SET_MIN, LVP_SET_POWER, LVP_SET_WINDOW, lvp_host, lvp_host_free, lvp_host_new,
     lvp_host_restore, lvp_host_set_epp, lvp_host_set_frequency, lvp_host_set_frequency_limits,
-    lvp_host_set_governor, lvp_host_set_perf_pct, lvp_host_set_rapl_enabled,
+    lvp_host_set_governor, lvp_host_set_perf_pct, lvp_host_set_rapl, lvp_host_set_rapl_enabled,
     lvp_host_set_rapl_limit, lvp_host_set_turbo, lvp_knob,
 };
 pub use report::{

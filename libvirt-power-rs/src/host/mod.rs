@@ -5,8 +5,9 @@
 //! Every setter works in three phases:
 //!
 //! 1. **validate** against the hardware's own limits (cpuinfo min/max, the
-//!    available governor and EPP lists, `max_power_uw`), reading only the
-//!    files the change needs; nothing is written if anything is wrong;
+//!    available governor and EPP lists, the RAPL register field), reading
+//!    only the files the change needs; nothing is written if anything is
+//!    wrong;
 //! 2. **journal** the original value of every knob about to change for the
 //!    first time (see [`crate::journal`]);
 //! 3. **write** each file once, read it back, report a silent kernel clamp,
@@ -20,7 +21,8 @@
 //! - `txn`: the transaction engine every setter and restore goes through;
 //! - `cpufreq_setters`: governor, frequency, limits, EPP, turbo, perf pct;
 //! - `rapl_setters`: RAPL power limits and zone enable;
-//! - `restore`: putting journaled originals back.
+//! - `restore`: putting journaled originals back (under one hold of the
+//!   locks; what cannot be put back now stays journaled and is named).
 
 use std::path::PathBuf;
 use std::sync::Mutex;

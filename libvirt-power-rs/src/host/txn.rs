@@ -2,7 +2,11 @@
 //! The transaction engine: validated steps -> journal -> one `write(2)`
 //! per file with read-back -> rollback in reverse order on failure.
 
+use std::collections::BTreeMap;
+
 use crate::error::{Error, Result};
+use crate::journal::{Journal, Key};
+use crate::rapl;
 
 use super::Host;
 use super::types::{Change, SetReport};
@@ -23,7 +27,12 @@ pub(super) enum Check {
 
 #[derive(Debug, Clone)]
 pub(super) struct Step {
+    /// The file, relative to the sysfs root.
     pub(super) rel: String,
+    /// The journal key its original is recorded under (see
+    /// [`crate::journal::Key`]): the path itself for cpufreq files, the
+    /// zone's name key for RAPL files.
+    pub(super) key: String,
     pub(super) value: String,
     pub(super) check: Check,
 }
@@ -31,6 +40,7 @@ pub(super) struct Step {
 impl Step {
     pub(super) fn exact(rel: String, value: impl Into<String>) -> Step {
         Step {
+            key: rel.clone(),
             rel,
             value: value.into(),
             check: Check::Exact,
@@ -38,6 +48,7 @@ impl Step {
     }
     pub(super) fn one_of(rel: String, value: impl Into<String>, ok: Vec<String>) -> Step {
         Step {
+            key: rel.clone(),
             rel,
             value: value.into(),
             check: Check::OneOf(ok),
@@ -45,6 +56,7 @@ impl Step {
     }
     pub(super) fn resolved(rel: String, value: impl Into<String>) -> Step {
         Step {
+            key: rel.clone(),
             rel,
             value: value.into(),
             check: Check::Resolved,
@@ -52,10 +64,15 @@ impl Step {
     }
     pub(super) fn numeric(rel: String, value: u64) -> Step {
         Step {
+            key: rel.clone(),
             rel,
             value: value.to_string(),
             check: Check::Numeric,
         }
+    }
+    /// The same step, journaled under `key`.
+    pub(super) fn keyed(self, key: String) -> Step {
+        Step { key, ..self }
     }
 }
 
@@ -65,13 +82,20 @@ pub(super) fn writable(value: &str) -> bool {
 }
 
 impl Host {
-    /// Validated steps -> journal -> writes with read-back -> rollback.
+    /// Validated steps -> journal -> writes with read-back -> rollback,
+    /// under the in-process lock and the journal's `flock`.
     pub(super) fn apply(&self, steps: Vec<Step>, dry_run: bool) -> Result<SetReport> {
         let _guard = self.txn.lock().unwrap_or_else(|p| p.into_inner());
         let _jlock = match &self.journal {
             Some(j) if !dry_run => Some(j.lock()?),
             _ => None,
         };
+        self.apply_locked(steps, dry_run)
+    }
+
+    /// [`apply`](Self::apply) for a caller that already holds both locks
+    /// (a restore, which reads and updates the journal around its writes).
+    pub(super) fn apply_locked(&self, steps: Vec<Step>, dry_run: bool) -> Result<SetReport> {
         let mut report = SetReport {
             dry_run,
             ..SetReport::default()
@@ -103,9 +127,10 @@ impl Host {
         }
         // Phase 2: journal the originals.
         if let Some(j) = &self.journal {
+            self.migrate_index_keys(j)?;
             let originals: Vec<(String, String)> = todo
                 .iter()
-                .map(|(s, o)| (s.rel.clone(), o.clone()))
+                .map(|(s, o)| (s.key.clone(), o.clone()))
                 .collect();
             j.record(&originals)?;
         }
@@ -168,5 +193,49 @@ impl Host {
                 failures: failures.join("; "),
             }
         }
+    }
+
+    /// Records again, by the name of the zone found at their path, the
+    /// journal's RAPL entries that a version 1 journal keyed by index path
+    /// ([`Key::RaplIndex`]); an entry whose path holds no zone any more is
+    /// left as it is (a restore refuses it by name). An entry already
+    /// recorded by name for the same file keeps the index entry's value,
+    /// which is the older original. The caller holds the journal's lock.
+    pub(super) fn migrate_index_keys(&self, journal: &Journal) -> Result<()> {
+        let map = journal.load()?;
+        if let Some(migrated) = self.index_keys_by_name(&map)? {
+            journal.store(&migrated)?;
+        }
+        Ok(())
+    }
+
+    /// `map` with its index-path RAPL keys resolved by name, or `None`
+    /// when none resolves.
+    pub(super) fn index_keys_by_name(
+        &self,
+        map: &BTreeMap<String, String>,
+    ) -> Result<Option<BTreeMap<String, String>>> {
+        let index: Vec<(&String, String, String)> = map
+            .keys()
+            .filter_map(|k| match Key::parse(k) {
+                Ok(Key::RaplIndex { dir, file }) => Some((k, dir, file)),
+                _ => None,
+            })
+            .collect();
+        if index.is_empty() {
+            return Ok(None);
+        }
+        let zones = rapl::read_zones(&self.sysfs)?;
+        let mut out = map.clone();
+        let mut changed = false;
+        for (k, dir, file) in index {
+            let Some(z) = zones.iter().find(|z| z.dir == dir) else {
+                continue;
+            };
+            let v = out.remove(k).unwrap_or_default();
+            out.insert(Key::rapl(&z.key, &file), v);
+            changed = true;
+        }
+        Ok(changed.then_some(out))
     }
 }

@@ -345,6 +345,7 @@ pub fn generate(root: &Path, spec: &SimSpec) -> io::Result<()> {
     for (ctype, zones) in [
         ("intel-rapl", &spec.zones),
         ("intel-rapl-mmio", &spec.mmio_zones),
+        ("intel-rapl-tpmi", &spec.tpmi_zones),
     ] {
         if zones.is_empty() {
             continue;

@@ -95,8 +95,14 @@
 //!   `EACCES` when the zone is firmware-locked (`rapl_write_pl_data()`;
 //!   marked by a read-only `constraint_0_power_limit_uw`, the PL1 file, as
 //!   the lock bit locks the whole register); otherwise the kernel converts
-//!   to its 1/8 W unit, rounding down, and masks to the 15-bit field with no
-//!   range check (`rapl_write_data_raw()`), which is what reads back.
+//!   to its 1/8 W unit, rounding down, and masks to the field with no range
+//!   check, `max_power_uw` (the TDP for PL1) included (`set_power_limit()`
+//!   -> `rapl_write_pl_data()` -> `rapl_write_data_raw()`), which is what
+//!   reads back. The field is 15 bits for `intel-rapl` and
+//!   `intel-rapl-mmio` (`POWER_LIMIT1_MASK`), 18 for `intel-rapl-tpmi`
+//!   (`TPMI_POWER_LIMIT_MASK`). PL4's 13-bit MSR field
+//!   (`POWER_LIMIT4_MASK`) is not modelled: no preset has a `peak_power`
+//!   constraint.
 //! - `constraint_K_time_window_us`: decimal, else `EINVAL`; `EACCES` when
 //!   locked; stored as given (the kernel encodes it as `2^Y * (1 + F/4)`
 //!   time units; the mount's tests pin the value as given).
@@ -162,8 +168,12 @@ pub enum Knob {
     MaxPerfPct,
     /// Another file in `intel_pstate/` (`EAGAIN` while the driver is off).
     PstateOther,
-    /// powercap `constraint_K_power_limit_uw`.
+    /// powercap `constraint_K_power_limit_uw` of the MSR and MMIO
+    /// interfaces (`intel-rapl`, `intel-rapl-mmio`: a 15-bit field).
     PowerLimit,
+    /// powercap `constraint_K_power_limit_uw` of the TPMI interface
+    /// (`intel-rapl-tpmi`: an 18-bit field).
+    TpmiPowerLimit,
     /// powercap `constraint_K_time_window_us`.
     TimeWindow,
     /// powercap `enabled`.
@@ -229,8 +239,12 @@ pub const UNSUPPORTED: &str = "<unsupported>";
 /// machines the presets imitate).
 const RAPL_POWER_UNIT_UW: u64 = 125_000;
 
-/// The power limit fields of the RAPL registers are 15 bits wide.
+/// The power limit fields of the RAPL MSR and MMIO registers are 15 bits
+/// wide (`POWER_LIMIT1_MASK`, `POWER_LIMIT2_MASK`).
 const RAPL_POWER_LIMIT_MASK: u64 = 0x7fff;
+
+/// The TPMI interface's are 18 bits wide (`TPMI_POWER_LIMIT_MASK`).
+const TPMI_POWER_LIMIT_MASK: u64 = 0x3_ffff;
 
 /// Scaling drivers without governors of their own (`setpolicy` drivers):
 /// `powersave` there is the driver's load-following algorithm.
@@ -298,7 +312,18 @@ impl Knob {
             "energy_performance_preference" => Knob::Epp,
             "boost" => Knob::Boost,
             "enabled" if powercap => Knob::RaplEnabled,
-            n if constraint_file(n, "_power_limit_uw") => Knob::PowerLimit,
+            n if constraint_file(n, "_power_limit_uw") => {
+                let tpmi = rel.components().any(|c| {
+                    c.as_os_str()
+                        .to_str()
+                        .is_some_and(|c| c.starts_with("intel-rapl-tpmi"))
+                });
+                if tpmi {
+                    Knob::TpmiPowerLimit
+                } else {
+                    Knob::PowerLimit
+                }
+            }
             n if constraint_file(n, "_time_window_us") => Knob::TimeWindow,
             _ if policy => Knob::PolicyOther,
             _ => Knob::Other,
@@ -335,7 +360,9 @@ impl Knob {
             Knob::PstateStatus | Knob::PstateOther => &["status"],
             Knob::NoTurbo => &["status", "no_turbo"],
             Knob::MinPerfPct | Knob::MaxPerfPct => &["status", "min_perf_pct", "max_perf_pct"],
-            Knob::PowerLimit | Knob::TimeWindow | Knob::RaplEnabled => &[PL1_FILE],
+            Knob::PowerLimit | Knob::TpmiPowerLimit | Knob::TimeWindow | Knob::RaplEnabled => {
+                &[PL1_FILE]
+            }
             Knob::Boost | Knob::PolicyOther => &["affected_cpus"],
             Knob::CpuOnline(_) | Knob::SmtControl | Knob::Other => &[],
         }
@@ -362,7 +389,11 @@ impl Knob {
     /// `CAP_DAC_OVERRIDE` gets `EACCES`), where the kernel keeps `0644`.
     pub fn shown_mode(self, backing: u32) -> u32 {
         match self {
-            Knob::PowerLimit | Knob::TimeWindow | Knob::NoTurbo if backing & 0o222 == 0 => 0o644,
+            Knob::PowerLimit | Knob::TpmiPowerLimit | Knob::TimeWindow | Knob::NoTurbo
+                if backing & 0o222 == 0 =>
+            {
+                0o644
+            }
             _ => backing,
         }
     }
@@ -837,16 +868,21 @@ pub fn kernel_write(
             }
             Ok(WriteOutcome::stored(v))
         }
-        Knob::PowerLimit | Knob::TimeWindow => {
+        Knob::PowerLimit | Knob::TpmiPowerLimit | Knob::TimeWindow => {
             let n = decimal(v)?;
             if ctx.is_read_only(PL1_FILE) {
                 return Err(KernelErrno::Access);
             }
-            let n = if knob == Knob::PowerLimit {
-                ((n / RAPL_POWER_UNIT_UW) & RAPL_POWER_LIMIT_MASK) * RAPL_POWER_UNIT_UW
-            } else {
-                n
+            let mask = match knob {
+                Knob::PowerLimit => RAPL_POWER_LIMIT_MASK,
+                Knob::TpmiPowerLimit => TPMI_POWER_LIMIT_MASK,
+                _ => return Ok(WriteOutcome::stored(n.to_string())),
             };
+            // No range check against max_power_uw (the TDP for PL1): the
+            // value is converted to the power unit, rounding down, and
+            // masked to the field (`rapl_unit_xlate()`,
+            // `rapl_write_data_raw()`).
+            let n = ((n / RAPL_POWER_UNIT_UW) & mask) * RAPL_POWER_UNIT_UW;
             Ok(WriteOutcome::stored(n.to_string()))
         }
         Knob::CpuOnline(cpu) => match &ctx.cpus {
@@ -1279,6 +1315,10 @@ mod tests {
                 Knob::PowerLimit,
             ),
             (
+                "devices/virtual/powercap/intel-rapl-tpmi/intel-rapl-tpmi:1/constraint_0_power_limit_uw",
+                Knob::TpmiPowerLimit,
+            ),
+            (
                 "devices/virtual/powercap/intel-rapl/intel-rapl:0/constraint_0_time_window_us",
                 Knob::TimeWindow,
             ),
@@ -1631,6 +1671,12 @@ mod tests {
             (Knob::PowerLimit, "4096000000", &open, Ok("0")),
             (Knob::PowerLimit, "4096125000", &open, Ok("125000")),
             (Knob::PowerLimit, "lots", &open, Err(Inval)),
+            // Above max_power_uw (the TDP): no range check, as the kernel.
+            (Knob::PowerLimit, "200000000", &open, Ok("200000000")),
+            // TPMI: an 18-bit field; 4096 W fits, 32768 W wraps to 0.
+            (Knob::TpmiPowerLimit, "4096000000", &open, Ok("4096000000")),
+            (Knob::TpmiPowerLimit, "32768000000", &open, Ok("0")),
+            (Knob::TpmiPowerLimit, "30000000", &locked, Err(Access)),
             (Knob::PowerLimit, "lots", &locked, Err(Inval)),
             (Knob::PowerLimit, "30000000", &locked, Err(Access)),
             (Knob::TimeWindow, "1000001", &open, Ok("1000001")),

@@ -78,6 +78,8 @@ pub struct SimSpec {
     pub zones: Vec<ZoneSpec>,
     /// `intel-rapl-mmio` zones.
     pub mmio_zones: Vec<ZoneSpec>,
+    /// `intel-rapl-tpmi` zones (Xeon 6 and later: `intel_rapl_tpmi`).
+    pub tpmi_zones: Vec<ZoneSpec>,
     /// Whether to create the perf `power` PMU directory.
     pub power_pmu: bool,
     /// Package TDP, W (the power model's full-load package power).
@@ -97,7 +99,7 @@ pub struct SimSpec {
 }
 
 /// Names of the presets, for CLIs.
-pub const PRESETS: [&str; 9] = [
+pub const PRESETS: [&str; 10] = [
     "acpi-cpufreq",
     "intel-pstate-active",
     "intel-pstate-passive",
@@ -107,6 +109,7 @@ pub const PRESETS: [&str; 9] = [
     "two-socket-smt-offline",
     "bios-locked",
     "large",
+    "xeon6",
 ];
 
 /// The CPU that `two-socket-smt-offline` starts with offline: the second
@@ -178,6 +181,7 @@ impl SimSpec {
             cpus_per_policy: 1,
             zones: vec![server_package(0, 85, false)],
             mmio_zones: vec![],
+            tpmi_zones: vec![],
             power_pmu: true,
             tdp_w: 85.0,
             turbo_locked: false,
@@ -285,6 +289,44 @@ impl SimSpec {
                     zones: vec![pkg],
                     tdp_w: 45.0,
                     turbo_locked: true,
+                    ..base
+                }
+            }
+            // A Xeon 6 shape: two packages of two dies each. The TPMI
+            // interface has one `package-N` zone per package (an 18-bit
+            // limit field, PL1 max_power_uw the 350 W TDP) with `dram`;
+            // the MSR interface names its package zones by die
+            // (`package-N-die-M`).
+            "xeon6" => {
+                let die = |p: u32, d: u32| {
+                    z(
+                        &format!("package-{p}-die-{d}"),
+                        &[("long_term", 175_000_000, 999_424, 175_000_000)],
+                        vec![],
+                    )
+                };
+                let tpmi = |p: u32| {
+                    z(
+                        &format!("package-{p}"),
+                        &[
+                            ("long_term", 350_000_000, 999_424, 350_000_000),
+                            ("short_term", 420_000_000, 2_440, 0),
+                        ],
+                        vec![z("dram", &[("long_term", 0, 976, 0)], vec![])],
+                    )
+                };
+                SimSpec {
+                    packages: 2,
+                    cores_per_package: 4,
+                    threads_per_core: 2,
+                    numbering: Numbering::PackageInterleaved,
+                    driver: Driver::IntelPstateActive,
+                    min_khz: 800_000,
+                    max_khz: 3_900_000,
+                    base_khz: 2_100_000,
+                    zones: vec![die(0, 0), die(0, 1), die(1, 0), die(1, 1)],
+                    tpmi_zones: vec![tpmi(0), tpmi(1)],
+                    tdp_w: 350.0,
                     ..base
                 }
             }

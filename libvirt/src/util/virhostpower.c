@@ -318,7 +318,6 @@ virHostPowerSetRaplLimit(const char *sysfsRoot,
 {
     g_autoptr(lvp_host) host = NULL;
     g_autoptr(lvp_report) report = NULL;
-    g_autoptr(lvp_report) reportEnabled = NULL;
     const char *which = constraint ? constraint : "long_term";
     unsigned long long limit = 0;
     unsigned long long window = 0;
@@ -378,36 +377,18 @@ virHostPowerSetRaplLimit(const char *sysfsRoot,
         limitFlags |= LVP_SET_POWER;
     if (haveWindow)
         limitFlags |= LVP_SET_WINDOW;
+    if (haveEnabled)
+        limitFlags |= LVP_SET_ENABLED;
 
-    /* Two knobs in one call: check both before writing either, so that a
-     * bad value of the second leaves the first untouched. */
-    if (haveEnabled && (haveLimit || haveWindow) &&
-        !(flags & VIR_NODE_POWER_DRY_RUN)) {
-        rc = lvp_host_set_rapl_limit(host, zone, which, limit, window,
-                                     limitFlags | LVP_FLAG_DRY_RUN, NULL);
-        if (rc != LVP_RESULT_OK)
-            return virHostPowerFinish(rc, NULL, _("cannot set the RAPL power limit"));
-        rc = lvp_host_set_rapl_enabled(host, zone, enabled ? 1 : 0,
-                                       lvpFlags | LVP_FLAG_DRY_RUN, NULL);
-        if (rc != LVP_RESULT_OK)
-            return virHostPowerFinish(rc, NULL, _("cannot enable or disable the RAPL zone"));
-    }
-
-    if (haveLimit || haveWindow) {
-        rc = lvp_host_set_rapl_limit(host, zone, which, limit, window,
-                                     limitFlags, &report);
-        if (virHostPowerFinish(rc, report, _("cannot set the RAPL power limit")) < 0)
-            return -1;
-    }
-
-    if (haveEnabled) {
-        rc = lvp_host_set_rapl_enabled(host, zone, enabled ? 1 : 0,
-                                       lvpFlags, &reportEnabled);
-        if (virHostPowerFinish(rc, reportEnabled,
-                               _("cannot enable or disable the RAPL zone")) < 0)
-            return -1;
-    }
-    return 0;
+    /* One transaction: every value is checked before the first write, and
+     * a failed write puts back what was written (a limit whose enable
+     * switch could not be turned on is not left behind). */
+    rc = lvp_host_set_rapl(host, zone, which, limit, window, enabled ? 1 : 0,
+                           limitFlags, &report);
+    return virHostPowerFinish(rc, report,
+                              (haveLimit || haveWindow) ?
+                              _("cannot set the RAPL power limit") :
+                              _("cannot enable or disable the RAPL zone"));
 }
 
 
@@ -597,26 +578,9 @@ virHostPowerGetFrequency(const char *sysfsRoot,
 }
 
 
-/**
- * virHostPowerGetRaplLimit:
- * @sysfsRoot: the host's sysfs, or NULL for the library's choice
- * @zone: a zone key, or NULL for every zone
- * @privileged: whether the caller may read the raw energy counters
- * @params: where to store the typed parameters
- * @nparams: where to store their number
- * @flags: 0
- *
- * The fields of virNodeGetRaplLimit. The raw "energy" counter of a zone
- * is given only when @privileged: the drivers pass false for read-only
- * connections, which get the energy accounting's totals instead (updated
- * once per accounting interval, 100 ms at the finest).
- *
- * Returns 0 on success, -1 with an error reported.
- */
 int
 virHostPowerGetRaplLimit(const char *sysfsRoot,
                          const char *zone,
-                         bool privileged,
                          virTypedParameterPtr *params,
                          int *nparams,
                          unsigned int flags)
@@ -658,10 +622,7 @@ virHostPowerGetRaplLimit(const char *sysfsRoot,
         ADD_FIELD(Int, "package", z.package);
         if (z.enabled >= 0)
             ADD_FIELD(Boolean, "enabled", z.enabled);
-        /* The raw counter is root-only in sysfs since Linux 5.10: its
-         * fine-grained changes leak what other tenants compute
-         * (PLATYPUS, CVE-2020-8694). */
-        if (z.has_energy && privileged)
+        if (z.has_energy)
             ADD_FIELD(ULLong, "energy", z.energy_uj);
         if (z.max_energy_range_uj)
             ADD_FIELD(ULLong, "max_energy_range", z.max_energy_range_uj);
@@ -1317,7 +1278,6 @@ virHostPowerSetRaplLimit(const char *sysfsRoot G_GNUC_UNUSED,
 int
 virHostPowerGetRaplLimit(const char *sysfsRoot G_GNUC_UNUSED,
                          const char *zone G_GNUC_UNUSED,
-                         bool privileged G_GNUC_UNUSED,
                          virTypedParameterPtr *params G_GNUC_UNUSED,
                          int *nparams G_GNUC_UNUSED,
                          unsigned int flags)

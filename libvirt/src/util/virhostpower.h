@@ -59,7 +59,6 @@ int virHostPowerSetRaplLimit(const char *sysfsRoot,
 
 int virHostPowerGetRaplLimit(const char *sysfsRoot,
                              const char *zone,
-                             bool privileged,
                              virTypedParameterPtr *params,
                              int *nparams,
                              unsigned int flags);

@@ -11,10 +11,23 @@
 #include <stddef.h>
 
 /*
- The largest raw energy-performance preference (the EPP field of
- `MSR_HWP_REQUEST` and of AMD's CPPC request is 8 bits).
+ Longest CPU list [`lvp_cpulist_parse`] and the setters accept, in
+ bytes, the terminating NUL not counted. Every CPU 0 to `LVP_CPU_MAX`
+ written one by one and comma-separated is 39849 bytes.
  */
-#define EPP_RAW_MAX 255
+#define LVP_CPULIST_MAX_LEN 65536
+
+/*
+ Highest CPU number a CPU list may name (libvirt's
+ `VIR_DOMAIN_CPUMASK_LEN` - 1).
+ */
+#define LVP_CPU_MAX 8191
+
+/*
+ Size in bytes of the CPU bitmap [`lvp_cpulist_parse`] fills: one bit for
+ each CPU 0 to `LVP_CPU_MAX`.
+ */
+#define LVP_CPU_MAP_BYTES 1024
 
 /*
  Switch to the `userspace` governor before setting an exact frequency.
@@ -514,6 +527,37 @@ lvp_result lvp_result_describe(uint32_t result, char *buf, size_t len, size_t *o
  `buf` is NULL or valid for `len` bytes; `out_n` is valid.
  */
 lvp_result lvp_last_error_message(char *buf, size_t len, size_t *out_n);
+
+/*
+ Parses a CPU selection with the same parser the setters use: `"all"`,
+ or a list in libvirt's `virBitmapParse` syntax: comma-separated CPUs
+ `N`, ranges `N-M` and exclusions `^N` (applied left to right),
+ whitespace allowed as libvirt allows it, CPU numbers 0 to
+ `LVP_CPU_MAX`, at most `LVP_CPULIST_MAX_LEN` bytes (a longer string is
+ refused after reading `LVP_CPULIST_MAX_LEN + 1` bytes of it). A list
+ that selects no CPU (`"0,^0"`) is refused.
+
+ On success: `*out_all` is true for `"all"` (the map is then all zero
+ and `*out_ncpus` is 0: the caller means every CPU it has); otherwise
+ `*out_all` is false, bit `N % 8` of `out_map[N / 8]` is set for each CPU
+ `N` selected (the little-endian layout of libvirt's
+ `virBitmapNewData`), bytes past `LVP_CPU_MAP_BYTES` are zeroed, and
+ `*out_ncpus` is the number of CPUs selected. On error
+ (`LVP_RESULT_INVALID_ARGUMENT` with a message naming the bad item and
+ the accepted syntax and range, `LVP_RESULT_INVALID_UTF8`,
+ `LVP_RESULT_NULL_PARAMETER`) nothing is written. Nothing is
+ allocated for the caller.
+
+ # Safety
+ `list` is NULL or NUL-terminated; `out_map` is NULL or valid for
+ `map_len` bytes, `map_len` at least `LVP_CPU_MAP_BYTES`; `out_all` and
+ `out_ncpus` are NULL or valid.
+ */
+lvp_result lvp_cpulist_parse(const char *list,
+                             uint8_t *out_map,
+                             size_t map_len,
+                             bool *out_all,
+                             size_t *out_ncpus);
 
 /*
  Opens a host. `sysfs_root` NULL means the environment's choice

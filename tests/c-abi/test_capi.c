@@ -128,6 +128,43 @@ int main(int argc, char **argv)
           strcmp(buf, "no such domain") == 0, "%s", buf);
     CHECK(lvp_result_describe(7999, buf, sizeof(buf), &n) == LVP_RESULT_OK &&
           strcmp(buf, "unknown result code") == 0, "%s", buf);
+
+    /* The CPU-list parser the libvirt getter uses: a little-endian bitmap
+     * of LVP_CPU_MAP_BYTES bytes; "all" is flagged; bad lists and an
+     * overlong one are refused with nothing written. */
+    {
+        uint8_t map[LVP_CPU_MAP_BYTES + 8];
+        bool all = true;
+        size_t ncpus = 0;
+        char *long_list;
+
+        CHECK(lvp_cpulist_parse(" 0-9,^3, 8191 ", map, sizeof(map), &all, &ncpus) == LVP_RESULT_OK &&
+              !all && ncpus == 10 && map[0] == 0xf7 && map[1] == 0x03 && map[2] == 0 &&
+              map[LVP_CPU_MAX / 8] == 0x80 && map[LVP_CPU_MAP_BYTES] == 0,
+              "%s: all=%d ncpus=%zu map[0]=%#x", last_error(), all, ncpus, map[0]);
+        CHECK(lvp_cpulist_parse("all", map, sizeof(map), &all, &ncpus) == LVP_RESULT_OK && all && ncpus == 0 &&
+              map[0] == 0, "%s", last_error());
+        memset(map, 0xaa, sizeof(map));
+        ncpus = 77;
+        CHECK(lvp_cpulist_parse("0-2147483647", map, sizeof(map), &all, &ncpus) == LVP_RESULT_INVALID_ARGUMENT &&
+              strstr(last_error(), "CPU numbers 0-8191") && strstr(last_error(), "(CPU 2147483647 is above 8191)") &&
+              map[0] == 0xaa && ncpus == 77, "%s", last_error());
+        CHECK(lvp_cpulist_parse("1", map, LVP_CPU_MAP_BYTES - 1, &all, &ncpus) == LVP_RESULT_INVALID_ARGUMENT,
+              "short map");
+        CHECK(lvp_cpulist_parse(NULL, map, sizeof(map), &all, &ncpus) == LVP_RESULT_NULL_PARAMETER, "NULL list");
+        long_list = malloc(LVP_CPULIST_MAX_LEN + 2);
+        if (long_list) {
+            memset(long_list, '0', LVP_CPULIST_MAX_LEN + 1);
+            long_list[LVP_CPULIST_MAX_LEN + 1] = '\0';
+            CHECK(lvp_cpulist_parse(long_list, map, sizeof(map), &all, &ncpus) == LVP_RESULT_INVALID_ARGUMENT &&
+                  strstr(last_error(), "at most 65536 bytes"), "%s", last_error());
+            long_list[LVP_CPULIST_MAX_LEN] = '\0';
+            CHECK(lvp_cpulist_parse(long_list, map, sizeof(map), &all, &ncpus) == LVP_RESULT_OK && ncpus == 1 &&
+                  map[0] == 1, "%s", last_error());
+            free(long_list);
+        }
+    }
+
     CHECK(lvp_host_new(root, state, NULL) == LVP_RESULT_NULL_PARAMETER, "NULL out");
     CHECK(strstr(last_error(), "out is NULL") != NULL, "%s", last_error());
     CHECK(lvp_host_set_governor(NULL, "0", "performance", 0, NULL) == LVP_RESULT_NULL_PARAMETER, "NULL host");

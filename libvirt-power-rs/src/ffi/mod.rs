@@ -40,6 +40,9 @@ mod result;
 // `lvp_version`, `lvp_result_describe`, `lvp_last_error_message`.
 mod version;
 
+// `lvp_cpulist_parse`: the CPU-list parser for C getters.
+mod cpulist;
+
 // `lvp_host`: open, free, the setters and restore.
 mod host;
 
@@ -68,6 +71,7 @@ pub use accountant::{
     lvp_accountant_zone, lvp_accountant_zone_count, lvp_accountant_zone_energy,
     lvp_accountant_zone_idle_power, lvp_accountant_zone_unmeasured, lvp_idle_policy, lvp_weight,
 };
+pub use cpulist::{LVP_CPU_MAP_BYTES, LVP_CPU_MAX, LVP_CPULIST_MAX_LEN, lvp_cpulist_parse};
 pub use energy_meter::{
     lvp_energy_meter, lvp_energy_meter_free, lvp_energy_meter_new, lvp_energy_meter_read,
 };

@@ -958,7 +958,7 @@ fn accounting_keeps_its_pace_through_wall_clock_steps() {
     std::fs::write(&step, "0\n").unwrap();
     let host = SimHost::plain("acpi-cpufreq");
     let interval_ms = 200;
-    let d = Daemon::patched_with_env(
+    let mut d = Daemon::patched_with_env(
         &host.root,
         false,
         &format!("power_accounting_interval = {interval_ms}"),

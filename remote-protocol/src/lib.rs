@@ -63,10 +63,11 @@ pub mod generated {
 }
 
 pub use generated::{
-    power_node_get_frequency_args, power_node_get_frequency_ret, power_node_get_rapl_limit_args,
-    power_node_get_rapl_limit_ret, power_node_set_frequency_args, power_node_set_governor_args,
-    power_node_set_rapl_limit_args, power_procedure, remote_nonnull_string, remote_string,
-    remote_typed_param, remote_typed_param_value,
+    power_cpumap, power_node_get_frequency_args, power_node_get_frequency_ret,
+    power_node_get_rapl_limit_args, power_node_get_rapl_limit_ret, power_node_set_frequency_args,
+    power_node_set_governor_args, power_node_set_rapl_limit_args, power_nonnull_cpumap,
+    power_procedure, remote_nonnull_string, remote_string, remote_typed_param,
+    remote_typed_param_value,
 };
 
 /// Converts a generated non-negative constant to `u32`, failing the build if
@@ -131,6 +132,11 @@ pub const POWER_NODE_SET_PARAMS_MAX: usize = to_usize(generated::POWER_NODE_SET_
 /// and to decode.
 pub const POWER_NODE_GET_PARAMS_MAX: usize = to_usize(generated::POWER_NODE_GET_PARAMS_MAX);
 
+/// Longest [`power_nonnull_cpumap`] (a CPU list) in bytes; longer ones
+/// fail to encode and to decode. Equal to the core crate's
+/// `LVP_CPULIST_MAX_LEN`.
+pub const POWER_CPUMAP_MAX: usize = to_usize(generated::POWER_CPUMAP_MAX);
+
 /// Longest [`remote_nonnull_string`] in bytes (libvirt's
 /// `REMOTE_STRING_MAX`).
 pub const REMOTE_STRING_MAX: usize = to_usize(generated::REMOTE_STRING_MAX);
@@ -158,6 +164,18 @@ impl From<&str> for remote_nonnull_string {
 }
 
 impl From<String> for remote_nonnull_string {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<&str> for power_nonnull_cpumap {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+impl From<String> for power_nonnull_cpumap {
     fn from(s: String) -> Self {
         Self(s)
     }

@@ -81,7 +81,12 @@ fn params(n: usize) -> Vec<remote_typed_param> {
 
 #[test]
 fn set_frequency_args_round_trip() {
-    for cpumap in [None, Some(s("0-3,8")), Some(s("")), Some(s("all"))] {
+    for cpumap in [
+        None,
+        Some("0-3,8".into()),
+        Some("".into()),
+        Some("all".into()),
+    ] {
         for params in [vec![], every_type()[..POWER_NODE_SET_PARAMS_MAX].to_vec()] {
             round_trip(&power_node_set_frequency_args {
                 cpumap: cpumap.clone(),
@@ -94,7 +99,7 @@ fn set_frequency_args_round_trip() {
 
 #[test]
 fn get_frequency_args_round_trip() {
-    for cpumap in [None, Some(s("3"))] {
+    for cpumap in [None, Some("3".into())] {
         for flags in [0, u32::MAX] {
             round_trip(&power_node_get_frequency_args {
                 cpumap: cpumap.clone(),
@@ -114,7 +119,7 @@ fn get_frequency_ret_round_trip() {
 
 #[test]
 fn set_governor_args_round_trip() {
-    for cpumap in [None, Some(s("0-63"))] {
+    for cpumap in [None, Some("0-63".into())] {
         for governor in [
             None,
             Some(s("")),
@@ -201,7 +206,7 @@ fn doubles_keep_their_bits() {
 fn encoding_matches_rfc_4506_by_hand() {
     // string: length, bytes, zero padding to 4; pointer: 1 then the value.
     let args = power_node_get_frequency_args {
-        cpumap: Some(s("all")),
+        cpumap: Some("all".into()),
         flags: 8,
     };
     assert_eq!(
@@ -224,7 +229,7 @@ fn encoding_matches_rfc_4506_by_hand() {
         [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8]
     );
     let args = power_node_set_governor_args {
-        cpumap: Some(s("1")),
+        cpumap: Some("1".into()),
         governor: Some(s("")),
         flags: 0,
     };
@@ -302,7 +307,7 @@ fn empty_arrays_are_a_zero_count() {
 fn max_length_strings_round_trip_and_one_more_byte_is_refused() {
     let max = "g".repeat(REMOTE_STRING_MAX);
     let bytes = round_trip(&power_node_set_governor_args {
-        cpumap: Some(s("0")),
+        cpumap: Some("0".into()),
         governor: Some(s(&max)),
         flags: 0,
     });
@@ -335,6 +340,47 @@ fn max_length_strings_round_trip_and_one_more_byte_is_refused() {
     ok.extend(&governor[1..]);
     ok.extend([0, 0, 0, 0]);
     assert!(from_bytes::<power_node_set_governor_args>(&ok).is_ok());
+}
+
+#[test]
+fn cpu_lists_are_bounded_by_power_cpumap_max() {
+    // The bound of the one CPU-list parser, not libvirt's 4 MiB string.
+    assert_eq!(POWER_CPUMAP_MAX, 65536);
+    assert!(POWER_CPUMAP_MAX < REMOTE_STRING_MAX);
+    let at = |len: usize| power_node_get_frequency_args {
+        cpumap: Some("0".repeat(len).into()),
+        flags: 0,
+    };
+    round_trip(&at(POWER_CPUMAP_MAX));
+    assert!(
+        to_bytes(&at(POWER_CPUMAP_MAX + 1)).is_err(),
+        "encoded a CPU list over the bound"
+    );
+    // The same bytes written without the bound: present, length, string,
+    // padding, flags.
+    let mut bytes = vec![0, 0, 0, 1];
+    bytes.extend(u32::try_from(POWER_CPUMAP_MAX + 1).unwrap().to_be_bytes());
+    bytes.extend("0".repeat(POWER_CPUMAP_MAX + 1).as_bytes());
+    bytes.extend([0, 0, 0]);
+    bytes.extend([0, 0, 0, 0]);
+    assert!(from_bytes::<power_node_get_frequency_args>(&bytes).is_err());
+    for setter in [
+        to_bytes(&power_node_set_frequency_args {
+            cpumap: Some("1".repeat(POWER_CPUMAP_MAX + 1).into()),
+            params: vec![],
+            flags: 0,
+        }),
+        to_bytes(&power_node_set_governor_args {
+            cpumap: Some("1".repeat(POWER_CPUMAP_MAX + 1).into()),
+            governor: None,
+            flags: 0,
+        }),
+    ] {
+        assert!(
+            setter.is_err(),
+            "a setter encoded a CPU list over the bound"
+        );
+    }
 }
 
 /// `prefix`, the array `params` (written without checking any bound), then

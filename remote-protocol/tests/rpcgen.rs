@@ -114,7 +114,7 @@ fn cases() -> Cases {
     c.add(
         "set_frequency_args.frequency",
         power_node_set_frequency_args {
-            cpumap: Some(s("0-3,8")),
+            cpumap: Some("0-3,8".into()),
             params: vec![p("frequency", Ullong(2_400_000))],
             flags: 1,
         },
@@ -133,7 +133,7 @@ fn cases() -> Cases {
     c.add(
         "set_frequency_args.restore",
         power_node_set_frequency_args {
-            cpumap: Some(s("all")),
+            cpumap: Some("all".into()),
             params: vec![],
             flags: 8,
         },
@@ -141,7 +141,7 @@ fn cases() -> Cases {
     c.add(
         "set_frequency_args.max_params",
         power_node_set_frequency_args {
-            cpumap: Some(s("0")),
+            cpumap: Some("0".into()),
             params: every_type(set_max),
             flags: u32::MAX,
         },
@@ -149,7 +149,7 @@ fn cases() -> Cases {
     c.add_rejected(
         "set_frequency_args.too_many_params",
         power_node_set_frequency_args {
-            cpumap: Some(s("0")),
+            cpumap: Some("0".into()),
             params: every_type(set_max + 1),
             flags: 0,
         },
@@ -158,7 +158,7 @@ fn cases() -> Cases {
     c.add(
         "get_frequency_args.all",
         power_node_get_frequency_args {
-            cpumap: Some(s("all")),
+            cpumap: Some("all".into()),
             flags: 0,
         },
     );
@@ -227,7 +227,7 @@ fn cases() -> Cases {
     c.add(
         "set_governor_args.userspace",
         power_node_set_governor_args {
-            cpumap: Some(s("3")),
+            cpumap: Some("3".into()),
             governor: Some(s("userspace")),
             flags: 2,
         },
@@ -251,7 +251,7 @@ fn cases() -> Cases {
     c.add(
         "set_governor_args.restore_cpumap_null",
         power_node_set_governor_args {
-            cpumap: Some(s("0-3")),
+            cpumap: Some("0-3".into()),
             governor: None,
             flags: 8,
         },

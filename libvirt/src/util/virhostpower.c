@@ -80,8 +80,9 @@ virHostPowerErrorCode(lvp_result rc)
 
 
 /* Report the last libvirt-power failure of this thread, after @action
- * (a translated phrase such as "cannot set the CPU frequency"). The
- * library's message names the bad value and the accepted range. */
+ * (a translated phrase such as "cannot set the CPU frequency", or NULL
+ * when the library's message says it all). The library's message names
+ * the bad value and the accepted range. */
 static void
 virHostPowerReportError(lvp_result rc,
                         const char *action)
@@ -95,7 +96,10 @@ virHostPowerReportError(lvp_result rc,
     if (!msg[0])
         g_snprintf(msg, msglen, "libvirt-power error %u", (unsigned int) rc);
 
-    text = g_strdup_printf("%s: %s", action, msg);
+    if (action)
+        text = g_strdup_printf("%s: %s", action, msg);
+    else
+        text = g_steal_pointer(&msg);
     virReportError(virHostPowerErrorCode(rc), "%s", text);
 }
 
@@ -479,14 +483,22 @@ virHostPowerGetFrequency(const char *sysfsRoot,
 
     virCheckFlags(0, -1);
 
-    if (cpumap && STRNEQ(cpumap, "all")) {
-        if (!(wanted = virBitmapParseUnlimited(cpumap))) {
-            virResetLastError();
-            virReportError(VIR_ERR_INVALID_ARG,
-                           _("invalid CPU list '%1$s': expected 'all' or CPU numbers and ranges such as '0-3,8'"),
-                           cpumap);
+    /* The setters' parser, so that both calls take the same syntax: CPUs
+     * 0 to LVP_CPU_MAX, lists of at most LVP_CPULIST_MAX_LEN bytes, the
+     * work bounded whatever a read-only client sends. */
+    if (cpumap) {
+        uint8_t map[LVP_CPU_MAP_BYTES];
+        bool all = false;
+        size_t nwanted = 0;
+        lvp_result rc;
+
+        if ((rc = lvp_cpulist_parse(cpumap, map, sizeof(map), &all,
+                                    &nwanted)) != LVP_RESULT_OK) {
+            virHostPowerReportError(rc, NULL);
             return -1;
         }
+        if (!all)
+            wanted = virBitmapNewData(map, sizeof(map));
     }
 
     if (!(snap = virHostPowerSnapshot(sysfsRoot, LVP_SNAPSHOT_CPUFREQ)))

@@ -430,6 +430,9 @@ const BAD_INPUTS: &[&str] = &[
     "governor --cpu a,b --governor performance => invalid CPU list 'a,b'",
     "frequency --cpu 999 --min 1.4GHz => invalid CPU '999' ; 0-3",
     "frequency --cpu 0- --frequency 1.8GHz --switch-governor => invalid CPU list '0-'",
+    "governor --cpu 0-9999 --governor performance => invalid CPU list '0-9999' ; 0-8191",
+    "frequency --cpu 0-3,^9999 --min 1.4GHz => invalid CPU list '0-3,^9999' ; 0-8191",
+    "governor --cpu 0,^0 --governor performance => invalid CPU list '0,^0' ; selects no CPU",
     // governors
     "governor --cpu 0 --governor turbo => invalid governor 'turbo' ; userspace, powersave",
     "governor --cpu 0 --governor G5000 => invalid governor 'gggggggggggggggg",
@@ -999,4 +1002,79 @@ fn accounting_keeps_its_pace_through_wall_clock_steps() {
         );
     }
     d.assert_answers(&v);
+}
+
+/// The daemon's resident memory, from /proc/PID/status.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+#[test]
+fn cpu_lists_have_one_syntax_and_bounded_work_for_every_caller() {
+    require_root!();
+    let (host, mut d, v) = patched_on("acpi-cpufreq", false);
+    let ro = v.ro();
+    // The getter and the setters take the same syntax: '^N' removes a CPU.
+    let t = ro.ok(&words("frequency --cpu 0-3,^2")).stdout;
+    assert_eq!(keys(&t), ["0", "1", "3"], "{t}");
+    let before = host.tree();
+    v.ok(&words("governor --cpu 0-3,^2 --governor performance"));
+    let changed = changes(&host, &before);
+    assert_eq!(
+        changed.keys().map(String::as_str).collect::<Vec<_>>(),
+        [
+            "devices/system/cpu/cpufreq/policy0/scaling_governor",
+            "devices/system/cpu/cpufreq/policy1/scaling_governor",
+            "devices/system/cpu/cpufreq/policy3/scaling_governor",
+        ]
+    );
+    v.ok(&words("governor --restore"));
+
+    // A read-only client cannot make the daemon allocate or loop per CPU
+    // of a huge range: the range is refused by the same bound (0-8191) at
+    // once, twenty times over, and the daemon's memory stays put.
+    let pid = d.pid();
+    let rss_before = rss_kib(pid);
+    let original = host.hash();
+    let start = std::time::Instant::now();
+    for _ in 0..20 {
+        let r = ro.run(&words("frequency --cpu 0-2147483647"));
+        assert!(
+            !r.ok()
+                && r.stderr.contains("invalid CPU list '0-2147483647'")
+                && r.stderr.contains("0-8191"),
+            "a huge range must be refused naming the accepted one:\n{r}"
+        );
+    }
+    let took = start.elapsed();
+    let rss_after = rss_kib(pid);
+    eprintln!(
+        "20 read-only getters of CPUs 0-2147483647: refused in {took:.2?}; daemon RSS {rss_before} -> {rss_after} KiB"
+    );
+    assert!(
+        rss_after < rss_before + 16 * 1024,
+        "daemon RSS grew from {rss_before} to {rss_after} KiB"
+    );
+    // A list longer than POWER_CPUMAP_MAX (65536 bytes) does not travel.
+    let long = "0,".repeat(40_000);
+    for args in [
+        vec!["frequency", "--cpu", long.as_str()],
+        vec![
+            "governor",
+            "--cpu",
+            long.as_str(),
+            "--governor",
+            "performance",
+        ],
+    ] {
+        let r = v.run(&args);
+        assert!(!r.ok() && r.stderr.contains("error:"), "{}", r.stderr);
+    }
+    assert_eq!(host.hash(), original, "tree changed");
+    d.assert_answers(&ro);
 }

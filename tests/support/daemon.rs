@@ -8,6 +8,8 @@
 //!   in the prefix's fixed run dir, so one such daemon runs at a time:
 //!   a file lock on `build/prefix/run/.e2e.lock`, held until the daemon is
 //!   dropped, serializes the tests of every test binary.
+//!   [`Daemon::patched_tls`] has `virtproxyd` listen for TLS instead
+//!   (certificates from `support::pki`).
 //! - [`Daemon::stock`]: Debian's unpatched 11.3.0 daemon
 //!   (`scripts/install-stock-libvirt`) with its sockets in a temp dir.
 //! - [`SimHost`]: a simulated host tree, optionally mounted through FUSE
@@ -332,7 +334,8 @@ fn link_var_run() {
     );
 }
 
-fn free_port() -> u16 {
+/// A TCP port of 127.0.0.1 nothing listens on now.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free TCP port on 127.0.0.1")
@@ -347,6 +350,9 @@ pub struct Daemon {
     pub uri: String,
     /// `qemu+tcp://127.0.0.1:PORT/system` when started with TCP.
     pub tcp_uri: Option<String>,
+    /// `qemu+tls://127.0.0.1:PORT/system` (add `?pkipath=DIR`) when
+    /// started by [`Daemon::patched_tls`].
+    pub tls_uri: Option<String>,
     /// Whether this is Debian's stock daemon.
     pub stock: bool,
     dir: TempDir,
@@ -420,6 +426,7 @@ impl Daemon {
             procs: Vec::new(),
             uri: "qemu:///system".into(),
             tcp_uri: None,
+            tls_uri: None,
             stock: false,
             dir: TempDir::new("e2e-daemon"),
             qemu_conf: (!qemu_conf.is_empty()).then_some((conf_path, original)),
@@ -458,6 +465,39 @@ impl Daemon {
         d
     }
 
+    /// [`Daemon::patched`] with `virtproxyd` listening for TLS on
+    /// 127.0.0.1 (`tls_uri`), presenting `server` and accepting clients
+    /// whose certificates `ca` signed (`auth_tls = "none"`: the
+    /// certificate is the credential). The daemon must answer a client
+    /// with the `pkipath` directory `client_pki`.
+    pub fn patched_tls(
+        sysfs: &Path,
+        ca: &super::pki::Cert,
+        server: &super::pki::Cert,
+        client_pki: &Path,
+    ) -> Daemon {
+        let mut d = Daemon::patched(sysfs, false);
+        let port = free_port();
+        d.spawn(
+            "virtproxyd",
+            &prefix().join("sbin/virtproxyd"),
+            &format!(
+                "listen_tcp = 0\nlisten_tls = 1\nlisten_addr = \"127.0.0.1\"\n\
+                 tls_port = \"{port}\"\nauth_tls = \"none\"\n\
+                 ca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+                ca.cert.display(),
+                server.cert.display(),
+                server.key.display()
+            ),
+            None,
+            false,
+        );
+        let uri = format!("qemu+tls://127.0.0.1:{port}/system");
+        d.wait_answers(1, &format!("{uri}?pkipath={}", client_pki.display()));
+        d.tls_uri = Some(uri);
+        d
+    }
+
     /// Debian's stock libvirt 11.3.0 daemon (installed by
     /// `scripts/install-stock-libvirt`), sockets and pid file in a temp dir.
     pub fn stock() -> Daemon {
@@ -481,6 +521,7 @@ impl Daemon {
             procs: Vec::new(),
             uri: String::new(),
             tcp_uri: None,
+            tls_uri: None,
             stock: true,
             dir: TempDir::new("e2e-stock"),
             qemu_conf: None,
@@ -617,6 +658,13 @@ impl Daemon {
     /// The log tails of all processes.
     pub fn tails(&self) -> String {
         self.procs.iter().map(Proc::tail).collect()
+    }
+
+    /// The whole private log of the process `name` (`virtqemud`,
+    /// `virtproxyd`).
+    pub fn log_of(&self, name: &str) -> String {
+        let path = self.dir.path().join(format!("{name}.log"));
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 
     /// The daemon's private log file.

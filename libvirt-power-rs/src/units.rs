@@ -88,7 +88,7 @@ fn parse_scaled(what: &str, s: &str, units: &[(&str, u64)], expected: &str) -> R
             continue;
         }
         scale /= 10;
-        value += d * scale;
+        value = value.checked_add(d * scale).ok_or_else(bad)?;
     }
     u64::try_from(value).map_err(|_| bad())
 }
@@ -157,6 +157,15 @@ mod tests {
             u64::MAX
         );
         assert!(parse_power_uw("0.0000001W").is_err());
+    }
+
+    #[test]
+    fn a_fraction_that_overflows_is_refused_not_a_panic() {
+        // Found by the fuzzer: an integer part just under 2^128 / 10^6
+        // plus its fraction overflowed u128.
+        let e = parse_frequency_khz("340282366920938463463374607431768.9GHz").unwrap_err();
+        assert!(e.to_string().contains("invalid frequency"), "{e}");
+        assert!(parse_power_uw("340282366920938463463374607431.7683W").is_err());
     }
 
     #[test]

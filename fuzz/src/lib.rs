@@ -55,3 +55,31 @@ pub fn targets() -> Vec<Target> {
         targets::cpulist::target(),
     ]
 }
+
+thread_local! {
+    static RUNNERS: std::cell::RefCell<Vec<(&'static str, Runner)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs one input through the target `name`, set up on first use (the
+/// entry point of the cargo-fuzz targets in `fuzz_targets/`).
+///
+/// # Panics
+/// If `name` is not a target, and where the target's properties fail.
+pub fn run_target(name: &str, data: &[u8]) {
+    RUNNERS.with(|r| {
+        let mut r = r.borrow_mut();
+        let i = match r.iter().position(|(n, _)| *n == name) {
+            Some(i) => i,
+            None => {
+                let t = targets()
+                    .into_iter()
+                    .find(|t| t.name == name)
+                    .unwrap_or_else(|| panic!("no fuzz target named {name}"));
+                r.push((t.name, (t.setup)()));
+                r.len() - 1
+            }
+        };
+        (r[i].1)(data);
+    });
+}

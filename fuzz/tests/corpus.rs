@@ -54,5 +54,5 @@ fn known_defects_are_still_there() {
             seen += 1;
         }
     }
-    assert_eq!(seen, 3);
+    assert_eq!(seen, 4);
 }

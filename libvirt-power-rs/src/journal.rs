@@ -314,6 +314,10 @@ impl Journal {
         }
         let mut map = BTreeMap::new();
         for (n, line) in lines.enumerate() {
+            // `lines` takes "\r\n" as a line end but keeps a '\r' before
+            // the end of the file: drop it too, so that what `store` writes
+            // back ("v\n") loads as the same value.
+            let line = line.strip_suffix('\r').unwrap_or(line);
             let (k, v) = line
                 .split_once('\t')
                 .ok_or_else(|| bad(format!("line {} is not 'key<TAB>value'", n + 3)))?;

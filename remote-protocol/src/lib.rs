@@ -205,17 +205,38 @@ pub fn to_bytes<T: Pack<Vec<u8>>>(value: &T) -> xdr_codec::Result<Vec<u8>> {
 /// Fails on truncated input, an array or string longer than its bound, an
 /// unknown union case or enum value, a string that is not UTF-8, or bytes
 /// left over after the value.
-pub fn from_bytes<'a, T: Unpack<&'a [u8]>>(bytes: &'a [u8]) -> xdr_codec::Result<T> {
-    let mut input = bytes;
+pub fn from_bytes<'a, T: Unpack<StrictReader<'a>>>(bytes: &'a [u8]) -> xdr_codec::Result<T> {
+    let mut input = StrictReader(bytes);
     let (value, _) = T::unpack(&mut input)?;
-    if !input.is_empty() {
+    if !input.0.is_empty() {
         return Err(format!(
             "{} bytes left over after decoding {} of {} bytes",
-            input.len(),
-            bytes.len() - input.len(),
+            input.0.len(),
+            bytes.len() - input.0.len(),
             bytes.len()
         )
         .into());
     }
     Ok(value)
+}
+
+/// The input of [`from_bytes`]: a byte slice whose end is an error rather
+/// than a quiet end of file. xdr-codec reads a string's or opaque's bytes
+/// with `take(len).read_to_end(..)`, which stops without an error where a
+/// plain slice ends, so a string declared longer than the message would
+/// decode cut short (found by the fuzzer, docs/fuzzing.md).
+#[derive(Debug)]
+pub struct StrictReader<'a>(pub &'a [u8]);
+
+impl std::io::Read for StrictReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.0.is_empty() && !buf.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the message ends inside an item",
+            ));
+        }
+        let n = self.0.read(buf)?;
+        Ok(n)
+    }
 }

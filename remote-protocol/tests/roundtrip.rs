@@ -14,7 +14,7 @@ use remote_typed_param_value::{Boolean, Double, Int, Llong, String as Str, Uint,
 /// re-encode identically; returns the bytes.
 fn round_trip<T>(value: &T) -> Vec<u8>
 where
-    T: Pack<Vec<u8>> + for<'a> Unpack<&'a [u8]> + PartialEq + Debug,
+    T: Pack<Vec<u8>> + for<'a> Unpack<StrictReader<'a>> + PartialEq + Debug,
 {
     let bytes = to_bytes(value).expect("encode");
     assert_eq!(bytes.len() % 4, 0, "XDR is made of 4-byte units");

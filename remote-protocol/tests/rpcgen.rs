@@ -37,7 +37,7 @@ impl Cases {
     /// A value the C program encodes under `name`.
     fn add<T>(&mut self, name: &str, value: T)
     where
-        T: Pack<Vec<u8>> + for<'a> Unpack<&'a [u8]> + Debug + 'static,
+        T: Pack<Vec<u8>> + for<'a> Unpack<StrictReader<'a>> + Debug + 'static,
     {
         let bytes =
             to_bytes(&value).unwrap_or_else(|e| panic!("{name}: Rust encoding failed: {e}"));

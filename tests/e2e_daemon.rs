@@ -1078,3 +1078,32 @@ fn cpu_lists_have_one_syntax_and_bounded_work_for_every_caller() {
     assert_eq!(host.hash(), original, "tree changed");
     d.assert_answers(&ro);
 }
+
+#[test]
+fn an_interval_longer_than_the_counters_allow_is_clamped_with_a_warning() {
+    require_root!();
+    daemon::require_patched();
+    // acpi-cpufreq: package-0/dram has Intel's 262143328850 uJ range and no
+    // max_power_uw, so 1 kW is assumed: it wraps in 262 s, and the longest
+    // safe interval is half that, 131071 ms.
+    let host = SimHost::plain("acpi-cpufreq");
+    let mut d = Daemon::patched_with(&host.root, false, "power_accounting_interval = 3600000");
+    let v = Virsh::new(&d.uri);
+    let interval = v
+        .ok(&["rapl-limit", "--raw"])
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("accounting.interval=").map(str::to_owned));
+    assert_eq!(interval.as_deref(), Some("131071"));
+    let log = d.log_of("virtqemud");
+    assert!(
+        log.contains("energy accounting interval 3600000 ms is longer than the counters allow")
+            && log.contains("zone 'package-0/dram' wraps in 262142 ms at 1000 W; using 131071 ms"),
+        "no clear warning in the daemon log:\n{}",
+        log.lines()
+            .filter(|l| l.contains("accounting"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    d.assert_answers(&v);
+}

@@ -231,31 +231,20 @@ impl Journal {
 
     /// Takes the inter-process lock; hold it across read-modify-write.
     pub fn lock(&self) -> Result<JournalLock> {
-        let path = self.dir.join("lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::Journal {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-        // SAFETY: flock on an fd we own; blocks until the lock is ours.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-        if rc != 0 {
-            return Err(Error::Journal {
-                path,
-                reason: std::io::Error::last_os_error().to_string(),
-            });
-        }
-        Ok(JournalLock { file })
+        self.flock(libc::LOCK_EX)?
+            .ok_or_else(|| unreachable_would_block(&self.dir))
     }
 
     /// The inter-process lock if it is free now, `None` if another holder
     /// has it (for tests that interleave a restore and a set).
     #[cfg(test)]
     pub fn try_lock(&self) -> Result<Option<JournalLock>> {
+        self.flock(libc::LOCK_EX | libc::LOCK_NB)
+    }
+
+    /// `flock(op)` on the lock file: `None` when `op` has `LOCK_NB` and
+    /// another holder has it.
+    fn flock(&self, op: libc::c_int) -> Result<Option<JournalLock>> {
         let path = self.dir.join("lock");
         let file = OpenOptions::new()
             .create(true)
@@ -266,11 +255,12 @@ impl Journal {
                 path: path.clone(),
                 reason: e.to_string(),
             })?;
-        // SAFETY: flock on an fd we own; does not block.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        // SAFETY: flock on an fd we own; it blocks unless `op` has
+        // LOCK_NB.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), op) };
         if rc != 0 {
             let e = std::io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            if e.raw_os_error() == Some(libc::EWOULDBLOCK) && op & libc::LOCK_NB != 0 {
                 return Ok(None);
             }
             return Err(Error::Journal {
@@ -402,6 +392,14 @@ impl Journal {
             self.store(&map)?;
         }
         Ok(())
+    }
+}
+
+/// A blocking `flock` never answers EWOULDBLOCK; should it, say so.
+fn unreachable_would_block(dir: &Path) -> Error {
+    Error::Journal {
+        path: dir.join("lock"),
+        reason: "a blocking flock returned EWOULDBLOCK".into(),
     }
 }
 

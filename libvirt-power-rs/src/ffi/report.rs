@@ -74,6 +74,25 @@ pub unsafe extern "C" fn lvp_report_counts(
     })
 }
 
+/// What `text` makes of the report, copied out as the text exports do.
+///
+/// # Safety
+/// `report` is live; `buf` NULL or valid for `len`; `out_n` valid.
+unsafe fn copy_report(
+    report: *const lvp_report,
+    buf: *mut c_char,
+    len: usize,
+    out_n: *mut usize,
+    text: impl FnOnce(&SetReport) -> String,
+) -> lvp_result {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let r = unsafe { try_ref_from_ptr(report) }?;
+        // SAFETY: forwarded contract.
+        unsafe { copy_out(&text(r), buf, len, out_n) }
+    })
+}
+
 /// The report as text (one line per change, clamp, and note).
 ///
 /// # Safety
@@ -85,12 +104,8 @@ pub unsafe extern "C" fn lvp_report_text(
     len: usize,
     out_n: *mut usize,
 ) -> lvp_result {
-    guard(|| {
-        // SAFETY: forwarded contract.
-        let r = unsafe { try_ref_from_ptr(report) }?;
-        // SAFETY: forwarded contract.
-        unsafe { copy_out(&r.to_text(), buf, len, out_n) }
-    })
+    // SAFETY: forwarded contract.
+    unsafe { copy_report(report, buf, len, out_n, |r| r.to_text()) }
 }
 
 /// SMT siblings left out of a frequency change, as a CPU list (empty if
@@ -105,12 +120,12 @@ pub unsafe extern "C" fn lvp_report_siblings_not_set(
     len: usize,
     out_n: *mut usize,
 ) -> lvp_result {
-    guard(|| {
-        // SAFETY: forwarded contract.
-        let r = unsafe { try_ref_from_ptr(report) }?;
-        // SAFETY: forwarded contract.
-        unsafe { copy_out(&format_cpulist(&r.siblings_not_set), buf, len, out_n) }
-    })
+    // SAFETY: forwarded contract.
+    unsafe {
+        copy_report(report, buf, len, out_n, |r| {
+            format_cpulist(&r.siblings_not_set)
+        })
+    }
 }
 
 /// CPUs an `all` selection left out (offline, or online without a cpufreq
@@ -126,12 +141,8 @@ pub unsafe extern "C" fn lvp_report_cpus_skipped(
     len: usize,
     out_n: *mut usize,
 ) -> lvp_result {
-    guard(|| {
-        // SAFETY: forwarded contract.
-        let r = unsafe { try_ref_from_ptr(report) }?;
-        // SAFETY: forwarded contract.
-        unsafe { copy_out(&format_cpulist(&r.cpus_skipped), buf, len, out_n) }
-    })
+    // SAFETY: forwarded contract.
+    unsafe { copy_report(report, buf, len, out_n, |r| format_cpulist(&r.cpus_skipped)) }
 }
 
 /// The report's notes alone, one per line (empty if none): CPUs skipped,
@@ -148,17 +159,12 @@ pub unsafe extern "C" fn lvp_report_notes(
     len: usize,
     out_n: *mut usize,
 ) -> lvp_result {
-    guard(|| {
-        // SAFETY: forwarded contract.
-        let r = unsafe { try_ref_from_ptr(report) }?;
-        let mut text = String::new();
-        for n in &r.notes {
-            text.push_str(n);
-            text.push('\n');
-        }
-        // SAFETY: forwarded contract.
-        unsafe { copy_out(&text, buf, len, out_n) }
-    })
+    // SAFETY: forwarded contract.
+    unsafe {
+        copy_report(report, buf, len, out_n, |r| {
+            r.notes.iter().map(|n| format!("{n}\n")).collect()
+        })
+    }
 }
 
 #[cfg(test)]

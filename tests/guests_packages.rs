@@ -55,6 +55,10 @@ const SETTLE: Duration = Duration::from_secs(2);
 const LEARN_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long the daemon sees the host at rest before the guests boot.
 const REST: Duration = Duration::from_secs(8);
+/// Busy fraction under which a real CPU counts as quiet before the rest.
+const QUIET_BUSY: f64 = 0.10;
+/// How long to wait for both real CPUs to be quiet.
+const QUIET_TIMEOUT: Duration = Duration::from_secs(30);
 /// Intervals the daemon needs before it trusts an idle fit
 /// (`docs/energy-attribution.md`).
 const FIT_MIN_INTERVALS: u64 = 10;
@@ -531,7 +535,18 @@ fn attribution_matches_ground_truth() {
     } = setup();
     let mut gh = GuestHost::new(Daemon::patched(&energy.host.root, false));
     // The idle fit needs loads that differ: a few intervals of the host
-    // at rest first.
+    // at rest first. What ran before (another test's guests going away)
+    // may still keep a CPU busy: wait, up to a bound, until both are
+    // quiet, so that the rest the daemon sees is rest.
+    let quiet_by = Instant::now() + QUIET_TIMEOUT;
+    loop {
+        let a = cpu_ticks();
+        std::thread::sleep(Duration::from_secs(1));
+        let u = busy_between(a, cpu_ticks());
+        if u.iter().all(|&b| b < QUIET_BUSY) || Instant::now() > quiet_by {
+            break;
+        }
+    }
     let tick0 = snapshot(&gh, &[]).tick;
     let rest0 = cpu_ticks();
     std::thread::sleep(REST);

@@ -53,6 +53,15 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
 const SETTLE: Duration = Duration::from_secs(2);
 /// How long the daemon may take to learn the idle power.
 const LEARN_TIMEOUT: Duration = Duration::from_secs(180);
+/// One test at a time: each measures the real CPUs' load (the idle fit
+/// needs the host at rest, the ground truth the guests' own load), which
+/// another test's guests would disturb.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// How long the daemon sees the host at rest before the guests boot.
 const REST: Duration = Duration::from_secs(8);
 /// Busy fraction under which a real CPU counts as quiet before the rest.
@@ -358,6 +367,34 @@ fn cpu_ticks() -> [(u64, u64); 2] {
     out
 }
 
+/// Steal and total ticks of real CPUs 0 and 1 (`/proc/stat`): the time
+/// the hypervisor ran something else while this machine's CPU was busy.
+fn steal_ticks() -> [(u64, u64); 2] {
+    let stat = std::fs::read_to_string("/proc/stat").expect("/proc/stat");
+    [0, 1].map(|cpu| {
+        let line = stat
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(&format!("cpu{cpu}")))
+            .unwrap_or_else(|| panic!("no cpu{cpu} in /proc/stat"));
+        let v: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .map(|x| x.parse().expect("a tick count"))
+            .collect();
+        (v.get(7).copied().unwrap_or(0), v.iter().take(8).sum())
+    })
+}
+
+/// How far off the 5 % bounds may be on a CPU that lost the fraction
+/// `steal` of its time to the hypervisor: the weights (task-clock) count
+/// stolen time as the guest's, the simulated host's truth does not, so a
+/// guest's share can grow by up to steal / (1 - steal). On a quiet host
+/// this is 0 and the bound is the issue's 5 %.
+fn steal_allowance(steal: f64) -> f64 {
+    let s = steal.clamp(0.0, 0.5);
+    s / (1.0 - s)
+}
+
 /// The busy fraction of real CPUs 0 and 1 between two [`cpu_ticks`].
 fn busy_between(a: [(u64, u64); 2], b: [(u64, u64); 2]) -> [f64; 2] {
     [0, 1].map(|c| (b[c].0 - a[c].0) as f64 / (b[c].1 - a[c].1).max(1) as f64)
@@ -423,6 +460,7 @@ fn wait_idle_learned(gh: &GuestHost, tick0: u64, guests: &[&Guest]) -> Snap {
 
 #[test]
 fn pinned_guest_energy_stays_in_its_package() {
+    let _serial = serial();
     require_root!();
     if let Err(reason) = two_cpus() {
         skip_or_fail!("{reason}");
@@ -523,6 +561,7 @@ fn pinned_guest_energy_stays_in_its_package() {
 
 #[test]
 fn attribution_matches_ground_truth() {
+    let _serial = serial();
     require_root!();
     if let Err(reason) = two_cpus() {
         skip_or_fail!("{reason}");
@@ -580,6 +619,7 @@ fn attribution_matches_ground_truth() {
 
     const INTERVALS: u64 = 20;
     let (s0, t0) = next_tick(&gh, &energy, learned.tick, &all);
+    let steal0 = steal_ticks();
     assert_conserved(&s0);
     let (mut s1, mut t1) = (s0.clone(), t0.clone());
     let mut seen = 1;
@@ -588,6 +628,14 @@ fn attribution_matches_ground_truth() {
         assert_conserved(&s1);
         seen += 1;
     }
+    let steal1 = steal_ticks();
+    let steal = [0, 1]
+        .map(|c| (steal1[c].0 - steal0[c].0) as f64 / (steal1[c].1 - steal0[c].1).max(1) as f64);
+    println!(
+        "steal during the window: real CPU 0 {:.1}%, CPU 1 {:.1}%",
+        steal[0] * 100.0,
+        steal[1] * 100.0
+    );
     let secs = (t1.time_ns - t0.time_ns) as f64 / 1e9;
     println!(
         "window: intervals {}..{} ({seen} seen, conservation exact in each), {secs:.2} s of \
@@ -620,7 +668,8 @@ fn attribution_matches_ground_truth() {
             model as f64 / 1e6,
             err * 100.0
         );
-        if err.abs() > 0.05 {
+        // The fit draws on both packages' loads.
+        if err.abs() > 0.05 + steal_allowance(steal[0].max(steal[1])) {
             failures.push(format!(
                 "{zone}: learned idle power {learned} µW is {:+.2}% off the model's {model} µW",
                 err * 100.0
@@ -661,7 +710,7 @@ fn attribution_matches_ground_truth() {
             // Its truth is about 0: an absolute bound.
             diff as f64 <= 0.01 * pkg_dyn_uj as f64
         } else {
-            truth > 0 && diff as f64 <= 0.05 * truth as f64
+            truth > 0 && diff as f64 <= (0.05 + steal_allowance(steal[pkg as usize])) * truth as f64
         };
         if !ok {
             failures.push(format!(
@@ -686,6 +735,7 @@ fn attribution_matches_ground_truth() {
 
 #[test]
 fn idle_guests_and_the_vcpu_policy() {
+    let _serial = serial();
     require_root!();
     if let Err(reason) = two_cpus() {
         skip_or_fail!("{reason}");

@@ -63,7 +63,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// How long the daemon sees the host at rest before the guests boot.
-const REST: Duration = Duration::from_secs(16);
+const REST: Duration = Duration::from_secs(24);
 /// Busy fraction under which a real CPU counts as quiet before the rest.
 const QUIET_BUSY: f64 = 0.10;
 /// How long to wait for both real CPUs to be quiet.

@@ -345,44 +345,35 @@ fn boot_all(gh: &mut GuestHost, guests: &[(&Guest, &str)]) {
     }
 }
 
-/// Busy and total ticks of real CPUs 0 and 1 (`/proc/stat`).
-fn cpu_ticks() -> [(u64, u64); 2] {
-    let stat = std::fs::read_to_string("/proc/stat").expect("/proc/stat");
-    let mut out = [(0, 0); 2];
-    for (cpu, slot) in out.iter_mut().enumerate() {
-        let line = stat
-            .lines()
-            .find(|l| l.split_whitespace().next() == Some(&format!("cpu{cpu}")))
-            .unwrap_or_else(|| panic!("no cpu{cpu} in /proc/stat"));
-        let v: Vec<u64> = line
-            .split_whitespace()
-            .skip(1)
-            .map(|x| x.parse().expect("a tick count"))
-            .collect();
-        // user nice system idle iowait irq softirq steal (guest is in user).
-        let total: u64 = v.iter().take(8).sum();
-        let idle = v[3] + v.get(4).copied().unwrap_or(0);
-        *slot = (total - idle, total);
-    }
-    out
-}
-
-/// Steal and total ticks of real CPUs 0 and 1 (`/proc/stat`): the time
-/// the hypervisor ran something else while this machine's CPU was busy.
-fn steal_ticks() -> [(u64, u64); 2] {
+/// The tick counts of real CPUs 0 and 1 (`/proc/stat`): user nice system
+/// idle iowait irq softirq steal ... (guest is in user).
+fn cpu_stat() -> [Vec<u64>; 2] {
     let stat = std::fs::read_to_string("/proc/stat").expect("/proc/stat");
     [0, 1].map(|cpu| {
         let line = stat
             .lines()
             .find(|l| l.split_whitespace().next() == Some(&format!("cpu{cpu}")))
             .unwrap_or_else(|| panic!("no cpu{cpu} in /proc/stat"));
-        let v: Vec<u64> = line
-            .split_whitespace()
+        line.split_whitespace()
             .skip(1)
             .map(|x| x.parse().expect("a tick count"))
-            .collect();
-        (v.get(7).copied().unwrap_or(0), v.iter().take(8).sum())
+            .collect()
     })
+}
+
+/// Busy and total ticks of real CPUs 0 and 1.
+fn cpu_ticks() -> [(u64, u64); 2] {
+    cpu_stat().map(|v| {
+        let total: u64 = v.iter().take(8).sum();
+        let idle = v[3] + v.get(4).copied().unwrap_or(0);
+        (total - idle, total)
+    })
+}
+
+/// Steal and total ticks of real CPUs 0 and 1: the time the hypervisor
+/// ran something else while this machine's CPU was busy.
+fn steal_ticks() -> [(u64, u64); 2] {
+    cpu_stat().map(|v| (v.get(7).copied().unwrap_or(0), v.iter().take(8).sum()))
 }
 
 /// How far off the 5 % bounds may be on a CPU that lost the fraction

@@ -206,18 +206,6 @@ fn shows_getter(shows: &str) -> Vec<&str> {
     words(shows.split(" | ").next().unwrap())
 }
 
-/// Paths that differ from `before`, with their contents now.
-fn changes(host: &SimHost, before: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    support::common::diff(before, &host.tree())
-        .into_iter()
-        .map(|p| {
-            let now =
-                std::fs::read_to_string(host.backing.join(&p)).unwrap_or_else(|e| format!("<{e}>"));
-            (p, now)
-        })
-        .collect()
-}
-
 fn expected(s: &Setter) -> BTreeMap<String, String> {
     s.changes
         .iter()
@@ -327,12 +315,12 @@ fn setters_over_unix_and_tcp_change_exactly_their_files_and_restore() {
                 .map(|p| std::fs::read(host.backing.join(p)).unwrap())
                 .collect();
             let r = v.ok(&words(s.args));
-            assert_eq!(changes(&host, &original), expected(s), "{ctx}\n{r}");
+            assert_eq!(host.changes(&original), expected(s), "{ctx}\n{r}");
             for shows in s.shows {
                 assert_row(&v.ok(&shows_getter(shows)).stdout, shows, &ctx);
             }
             let r = v.ok(&words(s.restore));
-            let left = changes(&host, &original);
+            let left = host.changes(&original);
             assert_eq!(
                 left.keys().collect::<Vec<_>>(),
                 s.kernel_resets.iter().collect::<Vec<_>>(),
@@ -545,7 +533,7 @@ fn bad_input_and_kernel_rejections_over_the_fuse_mount() {
     let shows = "frequency --cpu 2 | 2 | Governor=userspace; Current (kHz)=1900000";
     assert_row(&v.ok(&shows_getter(shows)).stdout, shows, "FUSE clamp");
     let r = v.ok(&words("frequency --cpu 2 --restore"));
-    let left = changes(&host, &original);
+    let left = host.changes(&original);
     assert_eq!(
         left.keys().collect::<Vec<_>>(),
         [&format!("{p2}/scaling_cur_freq")],
@@ -735,7 +723,7 @@ fn restore_works_after_a_daemon_restart() {
         let s = SETTERS.iter().find(|s| s.args == args).unwrap();
         want.extend(expected(s));
     }
-    assert_eq!(changes(&host, &original), want, "after the setters");
+    assert_eq!(host.changes(&original), want, "after the setters");
     let before = host.tree();
     d.restart();
     // The new daemon sees the changed host and restores from the journal
@@ -753,7 +741,7 @@ fn restore_works_after_a_daemon_restart() {
     v.ok(&words("frequency --restore"));
     v.ok(&words("rapl-limit --restore"));
     assert_eq!(
-        changes(&host, &original),
+        host.changes(&original),
         BTreeMap::new(),
         "restore after restart"
     );
@@ -786,7 +774,7 @@ fn concurrent_setters_on_many_cpus_keep_every_original() {
             assert!(r.ok(), "{r}");
         }
     }
-    let changed = changes(&host, &original);
+    let changed = host.changes(&original);
     for cpu in 0..n {
         let p = format!("devices/system/cpu/cpufreq/policy{cpu}");
         assert_eq!(changed[&format!("{p}/scaling_governor")], "performance\n");
@@ -795,7 +783,7 @@ fn concurrent_setters_on_many_cpus_keep_every_original() {
     assert_eq!(changed.len(), 2 * n, "{changed:?}");
     v.ok(&words("governor --restore"));
     v.ok(&words("frequency --restore"));
-    assert_eq!(changes(&host, &original), BTreeMap::new(), "after restore");
+    assert_eq!(host.changes(&original), BTreeMap::new(), "after restore");
     d.assert_answers(&v);
 }
 
@@ -859,7 +847,7 @@ fn offline_cpus_leave_virsh_frequency_working_and_are_shown_offline() {
     // A change for all CPUs skips it; naming it is refused as offline.
     let before = host.tree();
     v.ok(&words("governor --governor performance"));
-    let changed = changes(&host, &before);
+    let changed = host.changes(&before);
     assert_eq!(changed.len(), 15, "{changed:?}");
     assert!(
         !changed.contains_key("devices/system/cpu/cpufreq/policy13/scaling_governor"),
@@ -1024,7 +1012,7 @@ fn cpu_lists_have_one_syntax_and_bounded_work_for_every_caller() {
     assert_eq!(keys(&t), ["0", "1", "3"], "{t}");
     let before = host.tree();
     v.ok(&words("governor --cpu 0-3,^2 --governor performance"));
-    let changed = changes(&host, &before);
+    let changed = host.changes(&before);
     assert_eq!(
         changed.keys().map(String::as_str).collect::<Vec<_>>(),
         [

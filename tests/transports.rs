@@ -90,18 +90,6 @@ fn expected(s: &Setter) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Paths that differ from `before`, with their contents now.
-fn changes(host: &SimHost, before: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    support::common::diff(before, &host.tree())
-        .into_iter()
-        .map(|p| {
-            let now =
-                std::fs::read_to_string(host.backing.join(&p)).unwrap_or_else(|e| format!("<{e}>"));
-            (p, now)
-        })
-        .collect()
-}
-
 /// The three getters' output, without rapl-limit's energy accounting
 /// section (its interval number advances by itself).
 fn tables(v: &Virsh) -> Vec<String> {
@@ -133,7 +121,7 @@ fn drive(remote: &Virsh, unix: &Virsh, host: &SimHost, d: &mut Daemon) {
     for s in SETTERS {
         let ctx = format!("{}: virsh {}", remote.uri, s.args);
         let r = remote.ok(&words(s.args));
-        assert_eq!(changes(host, &original), expected(s), "{ctx}\n{r}");
+        assert_eq!(host.changes(&original), expected(s), "{ctx}\n{r}");
         assert_eq!(tables(remote), tables(unix), "{ctx}: the getters after");
         let r = remote.ok(&words(s.restore));
         assert_eq!(
@@ -141,7 +129,7 @@ fn drive(remote: &Virsh, unix: &Virsh, host: &SimHost, d: &mut Daemon) {
             original_hash,
             "{ctx}: `{}` left {:?}\n{r}",
             s.restore,
-            changes(host, &original)
+            host.changes(&original)
         );
         assert_eq!(tables(remote), before, "{ctx}: the getters after restore");
         d.assert_answers(remote);

@@ -739,6 +739,19 @@ impl SimHost {
         common::tree_hash(&self.backing)
     }
 
+    /// Paths that differ from `before` (a [`SimHost::tree`]), with their
+    /// contents now.
+    pub fn changes(&self, before: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        common::diff(before, &self.tree())
+            .into_iter()
+            .map(|p| {
+                let now =
+                    fs::read_to_string(self.backing.join(&p)).unwrap_or_else(|e| format!("<{e}>"));
+                (p, now)
+            })
+            .collect()
+    }
+
     /// A file of the tree (not through the mount).
     pub fn read(&self, rel: &str) -> String {
         fs::read_to_string(self.backing.join(rel))
